@@ -1,0 +1,20 @@
+//! Teardown: removing what testdock created, on every path.
+//!
+//! A [`RemovalGuard`] is made *before* a container is created (its name is chosen by
+//! testdock), so a failure or a cancellation anywhere in create, inject, start or
+//! readiness still removes it. Normal teardown is async ([`RemovalGuard::remove`]);
+//! dropping an armed guard is the safety net: it hands the removal to a background
+//! thread with its own runtime and waits for it, which works under a current-thread
+//! runtime, a multi-thread runtime, or no runtime at all.
+
+mod background;
+mod guard;
+mod remove;
+
+pub(crate) use guard::{RemovalGuard, RemoveError};
+pub(crate) use remove::{remove_container, Target};
+
+use std::time::Duration;
+
+/// How long a removal may take before teardown gives up on it.
+pub(crate) const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);

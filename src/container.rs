@@ -1,0 +1,389 @@
+//! [`Container`]: the handle to a started container.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use bollard::models::{ContainerInspectResponse, ContainerTopResponse};
+use bollard::query_parameters::{
+    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
+    KillContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    TopOptions, UploadToContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures::{Stream, TryStreamExt};
+
+use crate::archive::ArchiveEntry;
+use crate::cleanup::RemovalGuard;
+use crate::error::{Error, Result, Step};
+use crate::exec::{Exec, ExecOutput};
+use crate::inject::InjectFile;
+use crate::logs::{LogChunk, Logs};
+use crate::spec::Protocol;
+
+/// Container port (number, protocol) -> host port.
+pub(crate) type PortMap = HashMap<(u16, Protocol), u16>;
+
+/// A started container. Removed by [`remove`](Self::remove), or when dropped.
+///
+/// Dropping is the safety net, not the plan: it blocks the dropping thread until the
+/// container is gone (about 0.1 s). Prefer `c.remove().await?` at the end of a test,
+/// which also reports a failed removal.
+#[derive(Debug)]
+pub struct Container {
+    docker: Docker,
+    host: String,
+    id: String,
+    image: String,
+    stop_signal: Option<String>,
+    ports: Mutex<PortMap>,
+    guard: RemovalGuard,
+}
+
+impl Container {
+    pub(crate) fn new(
+        docker: Docker,
+        host: String,
+        id: String,
+        image: String,
+        stop_signal: Option<String>,
+        ports: PortMap,
+        guard: RemovalGuard,
+    ) -> Self {
+        Container {
+            docker,
+            host,
+            id,
+            image,
+            stop_signal,
+            ports: Mutex::new(ports),
+            guard,
+        }
+    }
+
+    /// The container's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The container's name (`<prefix>-<random>`).
+    pub fn name(&self) -> &str {
+        self.guard.name()
+    }
+
+    /// The image reference it was created from.
+    pub fn image(&self) -> &str {
+        &self.image
+    }
+
+    /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host)).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The host port published for TCP `port`.
+    pub fn host_port(&self, port: u16) -> Result<u16> {
+        self.mapped(port, Protocol::Tcp)
+    }
+
+    /// The host port published for UDP `port`.
+    pub fn host_port_udp(&self, port: u16) -> Result<u16> {
+        self.mapped(port, Protocol::Udp)
+    }
+
+    fn mapped(&self, port: u16, protocol: Protocol) -> Result<u16> {
+        let ports = self.ports.lock().unwrap_or_else(|e| e.into_inner());
+        ports.get(&(port, protocol)).copied().ok_or_else(|| {
+            let mut known: Vec<String> = ports.keys().map(|(n, p)| format!("{n}/{}", p.as_str())).collect();
+            known.sort();
+            Error::InvalidInput {
+                container: self.name().to_owned(),
+                message: format!(
+                    "port {port}/{} is not published (published: [{}]); add `.expose({port})` to the spec",
+                    protocol.as_str(),
+                    known.join(", ")
+                ),
+            }
+        })
+    }
+
+    /// The host address of TCP `port`, ready for `TcpStream::connect`.
+    pub fn addr(&self, port: u16) -> Result<SocketAddr> {
+        let host_port = self.host_port(port)?;
+        (self.host.as_str(), host_port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| Error::Config {
+                message: format!(
+                    "cannot resolve the daemon host `{}`; set TESTDOCK_HOST to an IP address",
+                    self.host
+                ),
+            })
+    }
+
+    fn error(&self, step: Step, started: Instant, source: bollard::errors::Error) -> Error {
+        Error::Docker {
+            step,
+            container: self.name().to_owned(),
+            image: self.image.clone(),
+            elapsed: started.elapsed(),
+            logs: None,
+            source,
+        }
+    }
+
+    /// Runs a command inside the container and collects its output and exit code.
+    ///
+    /// ```no_run
+    /// # async fn demo(c: &testdock::Container) -> testdock::Result<()> {
+    /// let out = c.exec(testdock::Exec::new(["cat", "/etc/hostname"])).await?;
+    /// assert_eq!(out.exit_code, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
+        let started = Instant::now();
+        exec.run(&self.docker, &self.id).await.map_err(|e| {
+            match self.error(Step::Exec, started, e) {
+                Error::Docker {
+                    source,
+                    container,
+                    image,
+                    elapsed,
+                    ..
+                } => Error::Docker {
+                    step: Step::Exec,
+                    container: format!("{container} (`{}`)", exec.describe()),
+                    image,
+                    elapsed,
+                    logs: None,
+                    source,
+                },
+                other => other,
+            }
+        })
+    }
+
+    /// Everything the container printed so far.
+    pub async fn logs(&self) -> Result<Logs> {
+        let started = Instant::now();
+        crate::logs::snapshot(&self.docker, &self.id)
+            .await
+            .map_err(|e| self.error(Step::Logs, started, e))
+    }
+
+    /// The container's output from the first line on, following it while it runs.
+    pub fn log_stream(&self) -> impl Stream<Item = Result<LogChunk>> + Send + 'static {
+        let name = self.name().to_owned();
+        let image = self.image.clone();
+        let started = Instant::now();
+        crate::logs::stream(&self.docker, &self.id, true, None).map_err(move |source| {
+            Error::Docker {
+                step: Step::Logs,
+                container: name.clone(),
+                image: image.clone(),
+                elapsed: started.elapsed(),
+                logs: None,
+                source,
+            }
+        })
+    }
+
+    /// Reads a file or directory out of the container, as archive entries (the item's
+    /// own name first: reading `/etc/app` gives `app/`, `app/conf.toml`, ...).
+    pub async fn read_archive(&self, path: &str) -> Result<Vec<ArchiveEntry>> {
+        let started = Instant::now();
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let bytes: Vec<u8> = self
+            .docker
+            .download_from_container(&self.id, Some(options))
+            .try_fold(Vec::new(), |mut acc, chunk| async move {
+                acc.extend_from_slice(&chunk);
+                Ok(acc)
+            })
+            .await
+            .map_err(|e| self.error(Step::ReadFile, started, e))?;
+        crate::archive::read_entries(&bytes).map_err(|source| Error::HostIo {
+            action: "unpack the archive of",
+            path: path.into(),
+            source,
+        })
+    }
+
+    /// Reads one regular file's content out of the container.
+    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>> {
+        let entries = self.read_archive(path).await?;
+        match entries.into_iter().next() {
+            Some(entry) if entry.kind == crate::archive::EntryKind::File => Ok(entry.data),
+            _ => Err(Error::InvalidInput {
+                container: self.name().to_owned(),
+                message: format!(
+                    "`{path}` is not a regular file; use read_archive for directories"
+                ),
+            }),
+        }
+    }
+
+    /// Writes files into the running container (one `put_archive` call).
+    pub async fn write_files(&self, files: impl IntoIterator<Item = InjectFile>) -> Result<()> {
+        let started = Instant::now();
+        let files: Vec<InjectFile> = files.into_iter().collect();
+        let archive =
+            crate::archive::injection_archive(&files).map_err(|e| e.into_error(self.name()))?;
+        let options = UploadToContainerOptionsBuilder::default().path("/").build();
+        self.docker
+            .upload_to_container(&self.id, Some(options), bollard::body_full(archive.into()))
+            .await
+            .map_err(|e| self.error(Step::WriteFile, started, e))
+    }
+
+    /// Stops the container gracefully (its stop signal, then SIGKILL after 10 s).
+    pub async fn stop(&self) -> Result<()> {
+        let started = Instant::now();
+        let mut options =
+            StopContainerOptionsBuilder::default().t(crate::lifecycle::STOP_GRACE.as_secs() as i32);
+        if let Some(signal) = &self.stop_signal {
+            options = options.signal(signal);
+        }
+        self.docker
+            .stop_container(&self.id, Some(options.build()))
+            .await
+            .map_err(|e| self.error(Step::Stop, started, e))
+    }
+
+    /// Sends `signal` (e.g. `"SIGHUP"`, `"SIGKILL"`) to the main process.
+    pub async fn kill(&self, signal: &str) -> Result<()> {
+        let started = Instant::now();
+        let options = KillContainerOptionsBuilder::default()
+            .signal(signal)
+            .build();
+        self.docker
+            .kill_container(&self.id, Some(options))
+            .await
+            .map_err(|e| self.error(Step::Kill, started, e))
+    }
+
+    /// Restarts the container and refreshes its published ports (they may change).
+    pub async fn restart(&self) -> Result<()> {
+        let started = Instant::now();
+        let options = RestartContainerOptionsBuilder::default()
+            .t(crate::lifecycle::STOP_GRACE.as_secs() as i32)
+            .build();
+        self.docker
+            .restart_container(&self.id, Some(options))
+            .await
+            .map_err(|e| self.error(Step::Restart, started, e))?;
+        let info = self.inspect().await?;
+        let ports = crate::lifecycle::port_map(
+            info.network_settings
+                .and_then(|n| n.ports)
+                .unwrap_or_default(),
+        );
+        *self.ports.lock().unwrap_or_else(|e| e.into_inner()) = ports;
+        Ok(())
+    }
+
+    /// Freezes every process of the container.
+    pub async fn pause(&self) -> Result<()> {
+        let started = Instant::now();
+        self.docker
+            .pause_container(&self.id)
+            .await
+            .map_err(|e| self.error(Step::Pause, started, e))
+    }
+
+    /// Resumes a paused container.
+    pub async fn unpause(&self) -> Result<()> {
+        let started = Instant::now();
+        self.docker
+            .unpause_container(&self.id)
+            .await
+            .map_err(|e| self.error(Step::Unpause, started, e))
+    }
+
+    /// The daemon's full description of the container.
+    pub async fn inspect(&self) -> Result<ContainerInspectResponse> {
+        let started = Instant::now();
+        self.docker
+            .inspect_container(&self.id, None::<InspectContainerOptions>)
+            .await
+            .map_err(|e| self.error(Step::Inspect, started, e))
+    }
+
+    /// The processes running in the container (`ps` output as titles and rows).
+    pub async fn top(&self) -> Result<ContainerTopResponse> {
+        let started = Instant::now();
+        self.docker
+            .top_processes(&self.id, None::<TopOptions>)
+            .await
+            .map_err(|e| self.error(Step::Top, started, e))
+    }
+
+    /// Snapshots the container's filesystem as image `repo:tag` and returns its id.
+    /// `changes` are Dockerfile instructions applied to the image config (e.g.
+    /// `CMD ["redis-server"]`, `ENV A=b`), one per line.
+    pub async fn commit(&self, repo: &str, tag: &str, changes: &[&str]) -> Result<String> {
+        let started = Instant::now();
+        let mut options = CommitContainerOptionsBuilder::default()
+            .container(&self.id)
+            .repo(repo)
+            .tag(tag)
+            .pause(true);
+        let changes = changes.join("\n");
+        if !changes.is_empty() {
+            options = options.changes(&changes);
+        }
+        let config = bollard::models::ContainerConfig {
+            labels: Some(HashMap::from([(
+                crate::labels::MANAGED_BY.to_owned(),
+                crate::labels::MANAGED_BY_VALUE.to_owned(),
+            )])),
+            ..Default::default()
+        };
+        let response = self
+            .docker
+            .commit_container(options.build(), config)
+            .await
+            .map_err(|e| self.error(Step::Commit, started, e))?;
+        Ok(response.id)
+    }
+
+    /// Kills and removes the container and its anonymous volumes, now. Returns when it
+    /// is gone.
+    pub async fn remove(self) -> Result<()> {
+        let Container {
+            docker,
+            guard,
+            image,
+            ..
+        } = self;
+        let name = guard.name().to_owned();
+        let started = Instant::now();
+        guard
+            .remove(&docker)
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                crate::cleanup::RemoveError::Docker { source, .. } => Error::Docker {
+                    step: Step::Remove,
+                    container: name,
+                    image,
+                    elapsed: started.elapsed(),
+                    logs: None,
+                    source,
+                },
+                crate::cleanup::RemoveError::Timeout { limit, .. } => Error::Timeout {
+                    step: Step::Remove,
+                    container: name,
+                    image,
+                    limit,
+                    elapsed: started.elapsed(),
+                    waiting_for: None,
+                    logs: Default::default(),
+                },
+            })
+    }
+}

@@ -1,0 +1,674 @@
+//! Which Docker daemon endpoints to try, and where published ports are reachable.
+//!
+//! Nothing here talks to a daemon: the decision is made from a snapshot of the
+//! environment and the Docker CLI's configuration files only.
+//!
+//! # Resolution order
+//!
+//! 1. **`DOCKER_HOST`**, if set and non-empty. Accepted forms are
+//!    `unix:///path/to/socket`, `tcp://host[:port]`, `http://host[:port]`
+//!    (plain TCP) and `https://host[:port]` (TCP with TLS); IPv6 hosts are
+//!    written in brackets (`tcp://[::1]:2375`). For TCP, TLS is on when
+//!    `DOCKER_TLS_VERIFY` is set to anything but empty or `0`, or when the
+//!    scheme is `https`; the files `ca.pem`, `cert.pem` and `key.pem` are taken
+//!    from `DOCKER_CERT_PATH`, by default from the Docker config directory
+//!    (`DOCKER_CONFIG`, else `$HOME/.docker`). Without a port, 2376 is used
+//!    with TLS and 2375 without. When `DOCKER_HOST` is set it is the only
+//!    candidate: explicit configuration is never silently bypassed. Any other
+//!    scheme (`ssh://`, `npipe://`, ...) is a configuration error.
+//! 2. **The active Docker context**: `DOCKER_CONTEXT` if set, else
+//!    `currentContext` in `<config dir>/config.json` (a missing, unreadable or
+//!    unparsable file means no context). The context `default` means no
+//!    context. The context is found by scanning
+//!    `<config dir>/contexts/meta/*/meta.json` for its `Name`; its endpoint is
+//!    `Endpoints.docker.Host`. If `ca.pem`, `cert.pem` and `key.pem` exist in
+//!    `<config dir>/contexts/tls/<same dir>/docker/` and the host is TCP, TLS
+//!    is on (`SkipTLSVerify` is not honoured). A context that cannot be found
+//!    is a configuration error. An active context is the only candidate.
+//! 3. **Well-known local sockets**, in this order: `/var/run/docker.sock`;
+//!    rootless Docker's `$XDG_RUNTIME_DIR/docker.sock` (without
+//!    `XDG_RUNTIME_DIR`: `/run/user/<uid>/docker.sock`); Docker Desktop's
+//!    `$HOME/.docker/run/docker.sock`, then `$HOME/.docker/desktop/docker.sock`.
+//!    Each is listed whether or not the file exists, duplicates removed.
+//!
+//! # Host for published ports
+//!
+//! Ports published by containers are reached on `TESTDOCK_HOST` if it is set
+//! and non-empty; otherwise on `127.0.0.1` for a unix-socket daemon, or on the
+//! host part of the TCP address (`[::1]:2375` gives `::1`).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::context;
+
+/// Everything resolution reads from the process environment, captured once.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EnvSnapshot {
+    /// `DOCKER_HOST`.
+    pub(crate) docker_host: Option<String>,
+    /// `DOCKER_TLS_VERIFY`.
+    pub(crate) docker_tls_verify: Option<String>,
+    /// `DOCKER_CERT_PATH`.
+    pub(crate) docker_cert_path: Option<PathBuf>,
+    /// `DOCKER_CONTEXT`.
+    pub(crate) docker_context: Option<String>,
+    /// `DOCKER_CONFIG`.
+    pub(crate) docker_config: Option<PathBuf>,
+    /// `HOME`.
+    pub(crate) home: Option<PathBuf>,
+    /// `XDG_RUNTIME_DIR`.
+    pub(crate) xdg_runtime_dir: Option<PathBuf>,
+    /// The user id of this process.
+    pub(crate) uid: Option<u32>,
+    /// `TESTDOCK_HOST`.
+    pub(crate) testdock_host: Option<String>,
+}
+
+impl EnvSnapshot {
+    /// Reads the real environment; empty variables are recorded as unset.
+    pub(crate) fn from_process() -> Self {
+        let path = |name: &str| text_var(name).map(PathBuf::from);
+        Self {
+            docker_host: text_var("DOCKER_HOST"),
+            docker_tls_verify: text_var("DOCKER_TLS_VERIFY"),
+            docker_cert_path: path("DOCKER_CERT_PATH"),
+            docker_context: text_var("DOCKER_CONTEXT"),
+            docker_config: path("DOCKER_CONFIG"),
+            home: path("HOME"),
+            xdg_runtime_dir: path("XDG_RUNTIME_DIR"),
+            uid: process_uid(),
+            testdock_host: text_var("TESTDOCK_HOST"),
+        }
+    }
+
+    /// The docker config dir (`DOCKER_CONFIG`, else `$HOME/.docker`), if known.
+    pub(crate) fn config_dir(&self) -> Option<PathBuf> {
+        non_empty_path(&self.docker_config)
+            .map(Path::to_path_buf)
+            .or_else(|| non_empty_path(&self.home).map(|home| home.join(".docker")))
+    }
+}
+
+fn text_var(name: &str) -> Option<String> {
+    let value = std::env::var_os(name)?;
+    (!value.is_empty()).then(|| value.to_string_lossy().into_owned())
+}
+
+#[cfg(unix)]
+fn process_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").ok().map(|meta| meta.uid())
+}
+
+#[cfg(not(unix))]
+fn process_uid() -> Option<u32> {
+    None
+}
+
+fn non_empty(value: Option<&str>) -> Option<&str> {
+    value.map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn non_empty_path(value: &Option<PathBuf>) -> Option<&Path> {
+    value.as_deref().filter(|p| !p.as_os_str().is_empty())
+}
+
+/// Where a Docker daemon may listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A unix socket.
+    Unix {
+        /// Path of the socket file.
+        path: PathBuf,
+    },
+    /// TCP, plain or TLS.
+    Tcp {
+        /// `host:port` with no scheme; IPv6 hosts keep their brackets.
+        addr: String,
+        /// Client TLS files, when the connection uses TLS.
+        tls: Option<TlsFiles>,
+    },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Unix { path } => write!(f, "unix://{}", path.display()),
+            Endpoint::Tcp { addr, tls: None } => write!(f, "tcp://{addr}"),
+            Endpoint::Tcp {
+                addr,
+                tls: Some(tls),
+            } => match tls.common_dir() {
+                Some(dir) => write!(f, "tcp://{addr} (TLS, certs in {})", dir.display()),
+                None => write!(
+                    f,
+                    "tcp://{addr} (TLS, ca {}, cert {}, key {})",
+                    tls.ca.display(),
+                    tls.cert.display(),
+                    tls.key.display()
+                ),
+            },
+        }
+    }
+}
+
+/// The files used for a TLS connection to the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate authority that signed the daemon's certificate.
+    pub ca: PathBuf,
+    /// The client certificate.
+    pub cert: PathBuf,
+    /// The client certificate's private key.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// `ca.pem`, `cert.pem` and `key.pem` in `dir`.
+    pub(crate) fn in_dir(dir: &Path) -> Self {
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+
+    fn common_dir(&self) -> Option<&Path> {
+        let dir = self.ca.parent()?;
+        (self.cert.parent() == Some(dir) && self.key.parent() == Some(dir)).then_some(dir)
+    }
+}
+
+/// Why an endpoint is a candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The `DOCKER_HOST` environment variable.
+    DockerHost,
+    /// The named Docker CLI context.
+    Context(String),
+    /// The standard `/var/run/docker.sock`.
+    DefaultSocket,
+    /// Rootless Docker's per-user socket.
+    Rootless,
+    /// A Docker Desktop socket under the home directory.
+    DockerDesktop,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::DockerHost => f.write_str("DOCKER_HOST"),
+            Origin::Context(name) => write!(f, "docker context `{name}`"),
+            Origin::DefaultSocket => f.write_str("default socket"),
+            Origin::Rootless => f.write_str("rootless socket"),
+            Origin::DockerDesktop => f.write_str("Docker Desktop socket"),
+        }
+    }
+}
+
+/// An endpoint to try, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    /// Where to connect.
+    pub endpoint: Endpoint,
+    /// Which rule produced it.
+    pub origin: Origin,
+}
+
+/// A configuration problem found before any connection attempt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct ConfigError {
+    /// What is wrong and how to fix it.
+    pub(crate) message: String,
+}
+
+impl ConfigError {
+    /// An error with this message.
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// The endpoints to try, in order (see the module docs for the rules).
+pub(crate) fn candidates(env: &EnvSnapshot) -> Result<Vec<Candidate>, ConfigError> {
+    if let Some(host) = non_empty(env.docker_host.as_deref()) {
+        let endpoint = docker_host_endpoint(env, host)
+            .map_err(|e| ConfigError::new(format!("DOCKER_HOST: {e}")))?;
+        let origin = Origin::DockerHost;
+        return Ok(vec![Candidate { endpoint, origin }]);
+    }
+    if let Some(name) = context::active_context_name(env) {
+        return Ok(vec![context::resolve_context(env, &name)?]);
+    }
+    Ok(local_sockets(env))
+}
+
+fn docker_host_endpoint(env: &EnvSnapshot, host: &str) -> Result<Endpoint, ConfigError> {
+    let scheme = host.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    let scheme = scheme.as_deref();
+    let verify = non_empty(env.docker_tls_verify.as_deref()).is_some_and(|v| v != "0");
+    let wants_tls = scheme == Some("https") || (verify && matches!(scheme, Some("tcp" | "http")));
+    let tls = if wants_tls {
+        let dir = non_empty_path(&env.docker_cert_path)
+            .map(Path::to_path_buf)
+            .or_else(|| env.config_dir())
+            .ok_or_else(|| {
+                ConfigError::new(format!(
+                    "TLS is enabled for `{host}` but DOCKER_CERT_PATH, DOCKER_CONFIG and HOME \
+                     are all unset, so ca.pem, cert.pem and key.pem cannot be located"
+                ))
+            })?;
+        Some(TlsFiles::in_dir(&dir))
+    } else {
+        None
+    };
+    parse_docker_host(host, tls)
+}
+
+fn local_sockets(env: &EnvSnapshot) -> Vec<Candidate> {
+    let mut sockets = vec![(PathBuf::from("/var/run/docker.sock"), Origin::DefaultSocket)];
+    let runtime_dir = non_empty_path(&env.xdg_runtime_dir)
+        .map(Path::to_path_buf)
+        .or_else(|| env.uid.map(|uid| PathBuf::from(format!("/run/user/{uid}"))));
+    if let Some(dir) = runtime_dir {
+        sockets.push((dir.join("docker.sock"), Origin::Rootless));
+    }
+    if let Some(home) = non_empty_path(&env.home) {
+        for sub in ["run", "desktop"] {
+            let path = home.join(".docker").join(sub).join("docker.sock");
+            sockets.push((path, Origin::DockerDesktop));
+        }
+    }
+    let mut out: Vec<Candidate> = Vec::new();
+    for (path, origin) in sockets {
+        if !out
+            .iter()
+            .any(|c| c.endpoint == Endpoint::Unix { path: path.clone() })
+        {
+            let endpoint = Endpoint::Unix { path };
+            out.push(Candidate { endpoint, origin });
+        }
+    }
+    out
+}
+
+/// The host on which ports published by containers of `endpoint`'s daemon are reachable.
+pub(crate) fn mapped_port_host(env: &EnvSnapshot, endpoint: &Endpoint) -> String {
+    if let Some(host) = non_empty(env.testdock_host.as_deref()) {
+        return host.to_owned();
+    }
+    match endpoint {
+        Endpoint::Unix { .. } => "127.0.0.1".to_owned(),
+        Endpoint::Tcp { addr, .. } => match addr.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or(rest, |(host, _)| host),
+            None => addr
+                .rsplit_once(':')
+                .map_or(addr.as_str(), |(host, _)| host),
+        }
+        .to_owned(),
+    }
+}
+
+/// Parses a `DOCKER_HOST`-style value. `tls` is used for `tcp://` and
+/// `http://` as given, is required for `https://`, and is ignored for `unix://`.
+pub(crate) fn parse_docker_host(
+    value: &str,
+    tls: Option<TlsFiles>,
+) -> Result<Endpoint, ConfigError> {
+    let value = value.trim();
+    let unsupported = || {
+        let hint = if value.to_ascii_lowercase().starts_with("ssh://") {
+            "; for a remote daemon over SSH, forward its socket \
+             (`ssh -L /tmp/docker.sock:/var/run/docker.sock host`) and use unix:///tmp/docker.sock"
+        } else {
+            ""
+        };
+        ConfigError::new(format!(
+            "unsupported Docker host `{value}`: supported schemes are unix:// (socket path), \
+             tcp:// and http:// (plain TCP), https:// (TCP with TLS){hint}"
+        ))
+    };
+    let (scheme, rest) = value.split_once("://").ok_or_else(unsupported)?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "unix" if rest.is_empty() => Err(ConfigError::new(format!(
+            "Docker host `{value}` names no socket path (expected unix:///path/to/docker.sock)"
+        ))),
+        "unix" => Ok(Endpoint::Unix {
+            path: PathBuf::from(rest),
+        }),
+        "tcp" | "http" => tcp_endpoint(value, rest, tls),
+        "https" => match tls {
+            Some(tls) => tcp_endpoint(value, rest, Some(tls)),
+            None => Err(ConfigError::new(format!(
+                "Docker host `{value}` uses https:// but no TLS files (ca.pem, cert.pem, key.pem) \
+                 are configured for it"
+            ))),
+        },
+        _ => Err(unsupported()),
+    }
+}
+
+fn tcp_endpoint(value: &str, rest: &str, tls: Option<TlsFiles>) -> Result<Endpoint, ConfigError> {
+    let invalid = |why: &str| ConfigError::new(format!("invalid Docker host `{value}`: {why}"));
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') {
+        return Err(invalid("a URL path is not supported"));
+    }
+    let (host, port) = if authority.starts_with('[') {
+        let end = authority
+            .find(']')
+            .ok_or_else(|| invalid("missing `]` after the IPv6 address"))?;
+        let port = match &authority[end + 1..] {
+            "" => None,
+            tail => Some(
+                tail.strip_prefix(':')
+                    .ok_or_else(|| invalid("unexpected text after `]`"))?,
+            ),
+        };
+        (if end == 1 { "" } else { &authority[..=end] }, port)
+    } else if authority.matches(':').count() > 1 {
+        return Err(invalid(
+            "write IPv6 addresses in brackets, e.g. tcp://[::1]:2375",
+        ));
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(invalid("no host name"));
+    }
+    let port = match port {
+        None if tls.is_some() => 2376,
+        None => 2375,
+        Some(port) => port
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| invalid("the port must be a number from 1 to 65535"))?,
+    };
+    let addr = format!("{host}:{port}");
+    Ok(Endpoint::Tcp { addr, tls })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment with `HOME=/home/u`, adjusted by `edit`.
+    fn env(edit: impl FnOnce(&mut EnvSnapshot)) -> EnvSnapshot {
+        let mut env = EnvSnapshot {
+            home: Some("/home/u".into()),
+            ..EnvSnapshot::default()
+        };
+        edit(&mut env);
+        env
+    }
+
+    /// The single candidate for `DOCKER_HOST=value` in `env`.
+    fn resolve(value: &str, edit: impl FnOnce(&mut EnvSnapshot)) -> Result<Endpoint, String> {
+        let mut list = candidates(&env(|e| {
+            e.docker_host = Some(value.into());
+            edit(e);
+        }))
+        .map_err(|e| e.message)?;
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert_eq!(list[0].origin, Origin::DockerHost);
+        Ok(list.remove(0).endpoint)
+    }
+
+    fn tcp(addr: &str, tls_dir: Option<&str>) -> Endpoint {
+        let tls = tls_dir.map(|dir| TlsFiles::in_dir(Path::new(dir)));
+        let addr = addr.to_owned();
+        Endpoint::Tcp { addr, tls }
+    }
+
+    fn unix(path: &str) -> Endpoint {
+        Endpoint::Unix { path: path.into() }
+    }
+
+    /// The local socket candidates as `(display, origin)` pairs.
+    fn sockets(env: &EnvSnapshot) -> Vec<(String, Origin)> {
+        let list = candidates(env).unwrap().into_iter();
+        list.map(|c| (c.endpoint.to_string(), c.origin)).collect()
+    }
+
+    #[test]
+    fn docker_host_unix_socket_is_the_only_candidate_even_with_a_context() {
+        let found = resolve("unix:///tmp/d.sock", |e| {
+            e.docker_context = Some("x".into())
+        });
+        assert_eq!(found, Ok(unix("/tmp/d.sock")));
+    }
+
+    #[test]
+    fn docker_host_tcp_without_port_defaults_to_2375() {
+        assert_eq!(resolve("tcp://box", |_| {}), Ok(tcp("box:2375", None)));
+    }
+
+    #[test]
+    fn docker_host_tcp_with_tls_verify_uses_cert_path() {
+        let found = resolve("tcp://box:3000", |e| {
+            e.docker_tls_verify = Some("1".into());
+            e.docker_cert_path = Some("/certs".into());
+        });
+        assert_eq!(found, Ok(tcp("box:3000", Some("/certs"))));
+        let tls = TlsFiles::in_dir(Path::new("/certs"));
+        let names = [tls.ca, tls.cert, tls.key].map(|p| p.display().to_string());
+        assert_eq!(
+            names,
+            ["/certs/ca.pem", "/certs/cert.pem", "/certs/key.pem"]
+        );
+    }
+
+    #[test]
+    fn docker_host_tls_without_port_uses_2376_and_config_dir_certs() {
+        let verify = |e: &mut EnvSnapshot| e.docker_tls_verify = Some("yes".into());
+        let found = resolve("tcp://box", verify);
+        assert_eq!(found, Ok(tcp("box:2376", Some("/home/u/.docker"))));
+        let found = resolve("tcp://box", |e| {
+            verify(e);
+            e.docker_config = Some("/cfg".into());
+        });
+        assert_eq!(found, Ok(tcp("box:2376", Some("/cfg"))));
+    }
+
+    #[test]
+    fn docker_tls_verify_zero_or_empty_means_plain_tcp() {
+        for value in ["0", "", "  "] {
+            let found = resolve("tcp://box:2375", |e| {
+                e.docker_tls_verify = Some(value.into())
+            });
+            assert_eq!(found, Ok(tcp("box:2375", None)), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn tls_without_any_cert_location_is_a_config_error() {
+        let found = resolve("tcp://box", |e| {
+            e.home = None;
+            e.docker_tls_verify = Some("1".into());
+        });
+        assert!(found.unwrap_err().contains("DOCKER_CERT_PATH"));
+    }
+
+    #[test]
+    fn http_is_plain_tcp_and_https_is_tcp_with_tls() {
+        assert_eq!(resolve("http://box:81", |_| {}), Ok(tcp("box:81", None)));
+        let found = resolve("HTTPS://box", |_| {});
+        assert_eq!(found, Ok(tcp("box:2376", Some("/home/u/.docker"))));
+    }
+
+    #[test]
+    fn ipv6_literal_keeps_brackets_in_addr() {
+        assert_eq!(
+            resolve("tcp://[::1]:2375", |_| {}),
+            Ok(tcp("[::1]:2375", None))
+        );
+        let found = resolve("tcp://[fe80::1]/", |_| {});
+        assert_eq!(found, Ok(tcp("[fe80::1]:2375", None)));
+    }
+
+    #[test]
+    fn unsupported_scheme_error_names_the_value_and_supported_schemes() {
+        for value in ["ssh://me@box", "npipe:////./pipe/docker_engine", "garbage"] {
+            let text = resolve(value, |_| {}).unwrap_err();
+            assert!(text.starts_with("DOCKER_HOST: "), "{text}");
+            assert!(text.contains(&format!("`{value}`")), "{text}");
+            for scheme in ["unix://", "tcp://", "http://", "https://"] {
+                assert!(text.contains(scheme), "{text}");
+            }
+        }
+        assert!(resolve("ssh://box", |_| {}).unwrap_err().contains("ssh -L"));
+    }
+
+    #[test]
+    fn malformed_addresses_are_config_errors() {
+        let cases = [
+            ("tcp://", "no host"),
+            ("tcp://:2375", "no host"),
+            ("tcp://[]:2375", "no host"),
+            ("tcp://box:port", "port"),
+            ("tcp://box:0", "port"),
+            ("tcp://box:", "port"),
+            ("tcp://::1", "brackets"),
+            ("tcp://[::1", "`]`"),
+            ("tcp://[::1]x", "after `]`"),
+            ("tcp://box:2375/v1", "path"),
+            ("unix://", "socket path"),
+        ];
+        for (value, expected) in cases {
+            let text = resolve(value, |_| {}).unwrap_err();
+            assert!(text.contains(expected), "{value}: {text}");
+            assert!(text.contains(value), "{value}: {text}");
+        }
+    }
+
+    #[test]
+    fn parse_docker_host_requires_tls_for_https_and_ignores_it_for_unix() {
+        let err = parse_docker_host("https://box", None).unwrap_err();
+        assert!(err.message.contains("TLS files"), "{err}");
+        let tls = TlsFiles::in_dir(Path::new("/c"));
+        let found = parse_docker_host(" unix:///s.sock ", Some(tls));
+        assert_eq!(found, Ok(unix("/s.sock")));
+    }
+
+    #[test]
+    fn empty_docker_host_falls_through_to_local_sockets() {
+        let list = sockets(&env(|e| e.docker_host = Some(String::new())));
+        assert_eq!(list[0].1, Origin::DefaultSocket);
+    }
+
+    #[test]
+    fn local_sockets_are_listed_in_order_with_xdg_runtime_dir() {
+        let env = env(|e| {
+            e.xdg_runtime_dir = Some("/xdg".into());
+            e.uid = Some(1000);
+        });
+        let expected = [
+            ("unix:///var/run/docker.sock", Origin::DefaultSocket),
+            ("unix:///xdg/docker.sock", Origin::Rootless),
+            (
+                "unix:///home/u/.docker/run/docker.sock",
+                Origin::DockerDesktop,
+            ),
+            (
+                "unix:///home/u/.docker/desktop/docker.sock",
+                Origin::DockerDesktop,
+            ),
+        ]
+        .map(|(s, o)| (s.to_owned(), o));
+        assert_eq!(sockets(&env), expected);
+    }
+
+    #[test]
+    fn rootless_socket_falls_back_to_run_user_uid() {
+        let env = env(|e| {
+            e.home = None;
+            e.uid = Some(1234);
+        });
+        let expected = [
+            ("unix:///var/run/docker.sock", Origin::DefaultSocket),
+            ("unix:///run/user/1234/docker.sock", Origin::Rootless),
+        ]
+        .map(|(s, o)| (s.to_owned(), o));
+        assert_eq!(sockets(&env), expected);
+    }
+
+    #[test]
+    fn without_home_or_uid_only_the_default_socket_remains() {
+        let expected = [(
+            "unix:///var/run/docker.sock".to_owned(),
+            Origin::DefaultSocket,
+        )];
+        assert_eq!(sockets(&EnvSnapshot::default()), expected);
+    }
+
+    #[test]
+    fn identical_socket_paths_are_listed_once() {
+        let env = env(|e| {
+            e.home = Some("/h".into());
+            e.xdg_runtime_dir = Some("/h/.docker/run/".into());
+        });
+        let origins: Vec<Origin> = sockets(&env).into_iter().map(|(_, o)| o).collect();
+        assert_eq!(
+            origins,
+            [
+                Origin::DefaultSocket,
+                Origin::Rootless,
+                Origin::DockerDesktop
+            ]
+        );
+    }
+
+    #[test]
+    fn testdock_host_overrides_the_mapped_port_host() {
+        let set = env(|e| e.testdock_host = Some("docker.internal".into()));
+        assert_eq!(mapped_port_host(&set, &unix("/s")), "docker.internal");
+        let tcp_host = mapped_port_host(&set, &tcp("box:2375", None));
+        assert_eq!(tcp_host, "docker.internal");
+        let blank = env(|e| e.testdock_host = Some(" ".into()));
+        assert_eq!(mapped_port_host(&blank, &unix("/s")), "127.0.0.1");
+    }
+
+    #[test]
+    fn mapped_port_host_is_loopback_for_unix_and_the_tcp_host_otherwise() {
+        let env = EnvSnapshot::default();
+        let host = |endpoint: Endpoint| mapped_port_host(&env, &endpoint);
+        assert_eq!(host(unix("/var/run/docker.sock")), "127.0.0.1");
+        assert_eq!(host(tcp("10.0.0.5:2376", None)), "10.0.0.5");
+        assert_eq!(host(tcp("[::1]:2375", None)), "::1");
+    }
+
+    #[test]
+    fn endpoints_and_origins_display_for_humans() {
+        let tls = tcp("h:1", Some("/dir"));
+        assert_eq!(tls.to_string(), "tcp://h:1 (TLS, certs in /dir)");
+        assert_eq!(tcp("h:1", None).to_string(), "tcp://h:1");
+        assert_eq!(Origin::DockerHost.to_string(), "DOCKER_HOST");
+        let remote = Origin::Context("remote".into());
+        assert_eq!(remote.to_string(), "docker context `remote`");
+        assert_eq!(Origin::DefaultSocket.to_string(), "default socket");
+        assert_eq!(Origin::Rootless.to_string(), "rootless socket");
+        assert_eq!(Origin::DockerDesktop.to_string(), "Docker Desktop socket");
+    }
+
+    #[test]
+    fn config_dir_prefers_docker_config_over_home() {
+        assert_eq!(env(|_| {}).config_dir(), Some("/home/u/.docker".into()));
+        let env = env(|e| e.docker_config = Some("/cfg".into()));
+        assert_eq!(env.config_dir(), Some("/cfg".into()));
+        assert_eq!(EnvSnapshot::default().config_dir(), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn from_process_finds_the_uid() {
+        assert!(EnvSnapshot::from_process().uid.is_some());
+    }
+}

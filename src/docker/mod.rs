@@ -1,0 +1,127 @@
+//! Finding and connecting to the Docker daemon.
+//!
+//! One client is shared by the whole process: it is made on first use by trying each
+//! candidate endpoint in order (see [`crate`] docs, "Which daemon"), negotiating the API
+//! version with the first that answers. bollard's clients keep no pooled connections, so
+//! the shared client works from any tokio runtime, including the one each
+//! `#[tokio::test]` makes and drops.
+
+mod context;
+mod endpoint;
+
+use std::time::Duration;
+
+use bollard::Docker;
+use tokio::sync::OnceCell;
+
+use endpoint::{candidates, mapped_port_host, EnvSnapshot};
+pub use endpoint::{Candidate, Endpoint, Origin, TlsFiles};
+
+use crate::error::{Attempt, Error, Result};
+
+/// Request timeout for ordinary daemon calls, in seconds (bollard applies it to the
+/// response head, so streams such as followed logs are not cut by it).
+const REQUEST_TIMEOUT_SECS: u64 = 120;
+
+/// How long one endpoint may take to answer the version negotiation.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The daemon this process talks to.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    client: Docker,
+    candidate: Candidate,
+    host: String,
+}
+
+impl Daemon {
+    /// The bollard client, API version already negotiated.
+    pub fn client(&self) -> &Docker {
+        &self.client
+    }
+
+    /// The endpoint that answered, and why it was chosen.
+    pub fn endpoint(&self) -> &Candidate {
+        &self.candidate
+    }
+
+    /// The host on which published container ports are reachable: `127.0.0.1` for a
+    /// local socket, the daemon's host for `tcp://`, or `TESTDOCK_HOST` if set.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+static DAEMON: OnceCell<Daemon> = OnceCell::const_new();
+
+/// The process-wide daemon connection, made on first use.
+///
+/// Failures are not cached: a later call tries again.
+///
+/// ```no_run
+/// # async fn demo() -> testdock::Result<()> {
+/// let daemon = testdock::daemon().await?;
+/// println!("talking to {} via {}", daemon.endpoint().endpoint, daemon.endpoint().origin);
+/// # Ok(()) }
+/// ```
+pub async fn daemon() -> Result<&'static Daemon> {
+    DAEMON.get_or_try_init(connect_from_env).await
+}
+
+/// The shared bollard client (a cheap clone), for anything testdock does not wrap.
+pub async fn client() -> Result<Docker> {
+    Ok(daemon().await?.client.clone())
+}
+
+async fn connect_from_env() -> Result<Daemon> {
+    let env = EnvSnapshot::from_process();
+    let candidates = candidates(&env).map_err(|e| Error::Config { message: e.message })?;
+    let mut attempts = Vec::with_capacity(candidates.len());
+    for candidate in candidates {
+        match connect(&candidate.endpoint).await {
+            Ok(client) => {
+                let host = mapped_port_host(&env, &candidate.endpoint);
+                return Ok(Daemon {
+                    client,
+                    candidate,
+                    host,
+                });
+            }
+            Err(failure) => attempts.push(Attempt { candidate, failure }),
+        }
+    }
+    Err(Error::NoDaemon { attempts })
+}
+
+/// Connects to one endpoint and negotiates the API version.
+async fn connect(endpoint: &Endpoint) -> std::result::Result<Docker, String> {
+    let version = bollard::API_DEFAULT_VERSION;
+    let client = match endpoint {
+        Endpoint::Unix { path } => {
+            if !path.exists() {
+                return Err("no socket at this path".to_owned());
+            }
+            Docker::connect_with_unix(&path.to_string_lossy(), REQUEST_TIMEOUT_SECS, version)
+        }
+        Endpoint::Tcp { addr, tls: None } => {
+            Docker::connect_with_http(addr, REQUEST_TIMEOUT_SECS, version)
+        }
+        Endpoint::Tcp {
+            addr,
+            tls: Some(tls),
+        } => Docker::connect_with_ssl(
+            addr,
+            &tls.key,
+            &tls.cert,
+            &tls.ca,
+            REQUEST_TIMEOUT_SECS,
+            version,
+        ),
+    }
+    .map_err(|e| e.to_string())?;
+    match tokio::time::timeout(CONNECT_TIMEOUT, client.negotiate_version()).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {CONNECT_TIMEOUT:?}")),
+    }
+}

@@ -1,0 +1,381 @@
+//! The one error type of testdock.
+//!
+//! Every variant names the step that failed and, where a container is involved, the
+//! container and the time spent. Errors raised while a container starts carry its last
+//! log lines, so a failed test says *why* the service never came up.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::docker::Candidate;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What testdock was doing when an error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Making sure the image is present (inspect, import or pull).
+    Image,
+    /// `POST /containers/create`.
+    Create,
+    /// Copying injected files into the container before start.
+    Inject,
+    /// `POST /containers/{id}/start`.
+    Start,
+    /// Waiting for the readiness probe.
+    Ready,
+    /// Running a command with `exec`.
+    Exec,
+    /// Reading logs.
+    Logs,
+    /// Reading files out of the container.
+    ReadFile,
+    /// Writing files into a running container.
+    WriteFile,
+    /// Stopping the container gracefully.
+    Stop,
+    /// Sending a signal.
+    Kill,
+    /// Restarting.
+    Restart,
+    /// Pausing.
+    Pause,
+    /// Unpausing.
+    Unpause,
+    /// Inspecting.
+    Inspect,
+    /// Listing processes.
+    Top,
+    /// Committing the container to an image.
+    Commit,
+    /// Killing and removing the container.
+    Remove,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Image => "prepare image",
+            Step::Create => "create",
+            Step::Inject => "inject files",
+            Step::Start => "start",
+            Step::Ready => "wait for readiness",
+            Step::Exec => "exec",
+            Step::Logs => "read logs",
+            Step::ReadFile => "read files",
+            Step::WriteFile => "write files",
+            Step::Stop => "stop",
+            Step::Kill => "kill",
+            Step::Restart => "restart",
+            Step::Pause => "pause",
+            Step::Unpause => "unpause",
+            Step::Inspect => "inspect",
+            Step::Top => "top",
+            Step::Commit => "commit",
+            Step::Remove => "remove",
+        })
+    }
+}
+
+/// The last lines a container printed, attached to startup errors.
+///
+/// Displays as an indented block, or `(no output)`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogTail {
+    /// The lines, oldest first, without their line terminators.
+    pub lines: Vec<String>,
+}
+
+impl fmt::Display for LogTail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.lines.is_empty() {
+            return f.write_str("    (no output)");
+        }
+        for (i, line) in self.lines.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "    | {line}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One failed attempt to reach a daemon, listed by [`Error::NoDaemon`].
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// The endpoint and why it was tried.
+    pub candidate: Candidate,
+    /// What went wrong, as text.
+    pub failure: String,
+}
+
+/// Everything that can go wrong in testdock.
+///
+/// `Debug` prints the same readable text as `Display` followed by the chain of causes,
+/// so `.unwrap()` and `-> Result<(), Box<dyn Error>>` in a test show a useful message.
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No Docker daemon answered at any endpoint that was tried.
+    #[error("no Docker daemon answered; tried:\n{}\n{}", list_attempts(.attempts), NO_DAEMON_HINT)]
+    NoDaemon {
+        /// Every endpoint tried, in order, with its failure.
+        attempts: Vec<Attempt>,
+    },
+
+    /// The Docker configuration (environment or docker context) is invalid.
+    #[error("invalid Docker configuration: {message}")]
+    Config {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The caller asked for something that cannot work; nothing was created.
+    #[error("invalid input for container `{container}`: {message}")]
+    InvalidInput {
+        /// The container (name or prefix) the input was for.
+        container: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// The image is not present and could not be made available.
+    #[error("image `{image}` is not available ({elapsed:?}): {message}")]
+    Image {
+        /// The image reference.
+        image: String,
+        /// What went wrong.
+        message: String,
+        /// Time spent before the failure.
+        elapsed: Duration,
+        /// The daemon's error, if there was one.
+        #[source]
+        source: Option<bollard::errors::Error>,
+    },
+
+    /// A daemon call for a container failed.
+    #[error("{step} failed for container `{container}` (image `{image}`) after {elapsed:?}{}", logs_suffix(.logs))]
+    Docker {
+        /// The step that failed.
+        step: Step,
+        /// The container's name.
+        container: String,
+        /// The container's image.
+        image: String,
+        /// Time spent in the step (for startup steps: since startup began).
+        elapsed: Duration,
+        /// The container's last log lines, when the step was part of startup.
+        logs: Option<LogTail>,
+        /// The daemon's error.
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    /// The container exited while testdock was waiting for it.
+    #[error(
+        "container `{container}` (image `{image}`) exited with code {exit_code} during {step} after {elapsed:?}{}\n  last log lines:\n{logs}",
+        oom_suffix(*.oom_killed)
+    )]
+    Exited {
+        /// The step during which it exited.
+        step: Step,
+        /// The container's name.
+        container: String,
+        /// The container's image.
+        image: String,
+        /// Its exit code.
+        exit_code: i64,
+        /// Whether the kernel's OOM killer ended it.
+        oom_killed: bool,
+        /// Time since startup began.
+        elapsed: Duration,
+        /// Its last log lines.
+        logs: LogTail,
+    },
+
+    /// A step did not finish within its time limit.
+    #[error(
+        "{step} of container `{container}` (image `{image}`) timed out after {elapsed:?} (limit {limit:?}){}\n  last log lines:\n{logs}",
+        waiting_for_suffix(.waiting_for)
+    )]
+    Timeout {
+        /// The step that timed out.
+        step: Step,
+        /// The container's name.
+        container: String,
+        /// The container's image.
+        image: String,
+        /// The limit that was exceeded.
+        limit: Duration,
+        /// Time actually spent.
+        elapsed: Duration,
+        /// What was being waited for (a probe description), if anything.
+        waiting_for: Option<String>,
+        /// The container's last log lines.
+        logs: LogTail,
+    },
+
+    /// Reading or writing a host file failed.
+    #[error("cannot {action} `{path}`")]
+    HostIo {
+        /// What was being done ("read", "walk", ...).
+        action: &'static str,
+        /// The host path.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+const NO_DAEMON_HINT: &str = "\
+To fix: start a Docker daemon (e.g. `sudo apt-get install -y docker.io && sudo systemctl start docker`,
+or run `dockerd` in the background), make sure this user may open its socket (`sudo usermod -aG docker $USER`),
+or point DOCKER_HOST (unix:///path or tcp://host:port, with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for TLS)
+or DOCKER_CONTEXT at a daemon that runs.";
+
+fn list_attempts(attempts: &[Attempt]) -> String {
+    if attempts.is_empty() {
+        return "  (no endpoint)".to_owned();
+    }
+    attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "  - {} ({}): {}",
+                a.candidate.endpoint, a.candidate.origin, a.failure
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn logs_suffix(logs: &Option<LogTail>) -> String {
+    match logs {
+        Some(logs) => format!("\n  last log lines:\n{logs}"),
+        None => String::new(),
+    }
+}
+
+fn oom_suffix(oom_killed: bool) -> &'static str {
+    if oom_killed {
+        " (killed by the OOM killer: raise the memory limit)"
+    } else {
+        ""
+    }
+}
+
+fn waiting_for_suffix(waiting_for: &Option<String>) -> String {
+    match waiting_for {
+        Some(what) => format!(", waiting for {what}"),
+        None => String::new(),
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    /// The container this error is about, if any.
+    pub fn container(&self) -> Option<&str> {
+        match self {
+            Error::InvalidInput { container, .. }
+            | Error::Docker { container, .. }
+            | Error::Exited { container, .. }
+            | Error::Timeout { container, .. } => Some(container),
+            _ => None,
+        }
+    }
+
+    /// The container's last log lines, if this error carries them.
+    pub fn logs(&self) -> Option<&LogTail> {
+        match self {
+            Error::Docker { logs, .. } => logs.as_ref(),
+            Error::Exited { logs, .. } | Error::Timeout { logs, .. } => Some(logs),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the daemon's answer, if the daemon refused the request.
+    pub fn status_code(&self) -> Option<u16> {
+        let source = match self {
+            Error::Docker { source, .. } => Some(source),
+            Error::Image { source, .. } => source.as_ref(),
+            _ => None,
+        }?;
+        status_of(source)
+    }
+}
+
+/// The HTTP status of a daemon error, if it is a server response.
+pub(crate) fn status_of(error: &bollard::errors::Error) -> Option<u16> {
+    match error {
+        bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_tail_displays_as_an_indented_block() {
+        let tail = LogTail {
+            lines: vec!["starting".into(), "boom".into()],
+        };
+        assert_eq!(tail.to_string(), "    | starting\n    | boom");
+        assert_eq!(LogTail::default().to_string(), "    (no output)");
+    }
+
+    #[test]
+    fn exited_error_names_container_code_and_logs() {
+        let err = Error::Exited {
+            step: Step::Ready,
+            container: "testdock-ab12".into(),
+            image: "busybox".into(),
+            exit_code: 3,
+            oom_killed: false,
+            elapsed: Duration::from_millis(120),
+            logs: LogTail {
+                lines: vec!["fatal: no config".into()],
+            },
+        };
+        let text = err.to_string();
+        assert!(text.contains("testdock-ab12"), "{text}");
+        assert!(text.contains("exited with code 3"), "{text}");
+        assert!(text.contains("wait for readiness"), "{text}");
+        assert!(text.contains("fatal: no config"), "{text}");
+        assert_eq!(err.container(), Some("testdock-ab12"));
+        assert_eq!(err.logs().unwrap().lines.len(), 1);
+    }
+
+    #[test]
+    fn timeout_error_names_limit_and_what_it_waited_for() {
+        let err = Error::Timeout {
+            step: Step::Ready,
+            container: "c".into(),
+            image: "i".into(),
+            limit: Duration::from_secs(2),
+            elapsed: Duration::from_secs(2),
+            waiting_for: Some("log line \"ready\"".into()),
+            logs: LogTail::default(),
+        };
+        let text = err.to_string();
+        assert!(text.contains("timed out"), "{text}");
+        assert!(text.contains("limit 2s"), "{text}");
+        assert!(text.contains("waiting for log line \"ready\""), "{text}");
+    }
+}

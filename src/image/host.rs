@@ -1,0 +1,331 @@
+//! [`HostImage`]: host executables and their shared libraries as a one-layer image.
+//!
+//! The root filesystem is tarred in memory (executables, their ELF interpreter and
+//! library closure, extra files, symlinks, a `/tmp` and minimal `/etc/passwd` and
+//! `/etc/group`) and imported with `POST /images/create?fromSrc=-`. The tag is a hash
+//! of that archive and of the image config, so the same recipe is imported once per
+//! daemon and costs one inspect call afterwards.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use bollard::Docker;
+use futures::TryStreamExt;
+use sha2::{Digest, Sha256};
+
+use super::elf::{resolve_closure, ElfError};
+use crate::archive::{append_inject, TarWriter};
+use crate::error::{Error, Result};
+use crate::inject::InjectFile;
+
+/// Repository under which host images are tagged.
+const REPOSITORY: &str = "testdock/host";
+
+/// An image made of host executables, with no Dockerfile and no registry.
+///
+/// Each executable is copied with its ELF interpreter and the shared libraries it needs
+/// (found by reading the ELF files, as the dynamic loader would: `DT_NEEDED`, `RPATH`,
+/// `RUNPATH`, `$ORIGIN`, `/etc/ld.so.conf`). Libraries loaded with `dlopen` at run time
+/// (NSS modules, plugins) are not found this way: add them with [`file`](Self::file).
+///
+/// ```no_run
+/// use testdock::{ContainerSpec, HostImage, Probe};
+///
+/// # async fn demo() -> testdock::Result<()> {
+/// let image = HostImage::new()
+///     .binary("/bin/sh")
+///     .binary("/bin/cat")
+///     .entrypoint(["/bin/sh", "-c"]);
+/// let c = ContainerSpec::new(image)
+///     .cmd(["echo ready; exec cat"])
+///     .wait_for(Probe::log("ready"))
+///     .start()
+///     .await?;
+/// # let _ = c; Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[must_use]
+pub struct HostImage {
+    binaries: Vec<(PathBuf, String)>,
+    files: Vec<InjectFile>,
+    symlinks: Vec<(String, String)>,
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    user: Option<String>,
+    workdir: Option<String>,
+}
+
+impl HostImage {
+    /// An empty image (plus `/tmp`, `/etc/passwd` and `/etc/group`).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the host executable at `path`, at the same path in the image, with its
+    /// interpreter and libraries.
+    pub fn binary(self, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let at = path.to_string_lossy().into_owned();
+        self.binary_at(path, at)
+    }
+
+    /// Adds the host executable `host_path` at `image_path`, with its interpreter and
+    /// libraries (e.g. `env!("CARGO_BIN_EXE_server")` at `/server`).
+    pub fn binary_at(
+        mut self,
+        host_path: impl Into<PathBuf>,
+        image_path: impl Into<String>,
+    ) -> Self {
+        self.binaries.push((host_path.into(), image_path.into()));
+        self
+    }
+
+    /// Adds a file or directory (from bytes or the host).
+    pub fn file(mut self, file: InjectFile) -> Self {
+        self.files.push(file);
+        self
+    }
+
+    /// Adds a symbolic link at `link` pointing to `target` (e.g. busybox applets).
+    pub fn symlink(mut self, link: impl Into<String>, target: impl Into<String>) -> Self {
+        self.symlinks.push((link.into(), target.into()));
+        self
+    }
+
+    /// The image's `ENTRYPOINT`.
+    pub fn entrypoint<I, S>(mut self, entrypoint: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.entrypoint = Some(entrypoint.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The image's `CMD`.
+    pub fn cmd<I, S>(mut self, cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cmd = Some(cmd.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// An environment variable of the image.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The image's default user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The image's working directory.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .binaries
+            .iter()
+            .map(|(host, _)| host.display().to_string())
+            .collect();
+        format!("host image of [{}]", names.join(", "))
+    }
+
+    /// The image config as Dockerfile instructions for the import's `changes`.
+    fn changes(&self) -> Vec<String> {
+        let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
+        let mut changes = vec![format!(
+            "LABEL {}={}",
+            crate::labels::MANAGED_BY,
+            crate::labels::MANAGED_BY_VALUE
+        )];
+        if let Some(e) = &self.entrypoint {
+            changes.push(format!("ENTRYPOINT {}", json(e)));
+        }
+        if let Some(c) = &self.cmd {
+            changes.push(format!("CMD {}", json(c)));
+        }
+        for (k, v) in &self.env {
+            changes.push(format!("ENV {k}={}", serde_json::Value::from(v.as_str())));
+        }
+        if let Some(u) = &self.user {
+            changes.push(format!("USER {u}"));
+        }
+        if let Some(w) = &self.workdir {
+            changes.push(format!("WORKDIR {w}"));
+        }
+        changes
+    }
+
+    /// The root filesystem archive (deterministic: fixed mtime, sorted libraries).
+    pub(crate) fn rootfs(&self) -> Result<Vec<u8>> {
+        let archive_err = |path: &str| {
+            let path = PathBuf::from(path);
+            move |source| Error::HostIo {
+                action: "archive",
+                path,
+                source,
+            }
+        };
+        let mut tar = TarWriter::new(0);
+        tar.dir("tmp", 0o1777, 0, 0).map_err(archive_err("/tmp"))?;
+        tar.dir("etc", 0o755, 0, 0).map_err(archive_err("/etc"))?;
+        tar.file("etc/passwd", PASSWD, 0o644, 0, 0)
+            .map_err(archive_err("/etc/passwd"))?;
+        tar.file("etc/group", GROUP, 0o644, 0, 0)
+            .map_err(archive_err("/etc/group"))?;
+
+        let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
+        for (host, at) in &self.binaries {
+            let closure = resolve_closure(host).map_err(|e| self.elf_error(e))?;
+            written.insert(at.clone(), closure.executable.clone());
+            if let Some(interp) = &closure.interpreter {
+                written.insert(interp.to_string_lossy().into_owned(), interp.clone());
+            }
+            for (in_image, host_file) in closure.libraries {
+                written.insert(in_image.to_string_lossy().into_owned(), host_file);
+            }
+        }
+        for (at, host) in &written {
+            let rel = crate::inject::relative_container_path(at).map_err(|message| {
+                Error::InvalidInput {
+                    container: self.describe(),
+                    message,
+                }
+            })?;
+            let data = std::fs::read(host).map_err(|source| Error::HostIo {
+                action: "read",
+                path: host.clone(),
+                source,
+            })?;
+            tar.file(&rel, &data, 0o755, 0, 0)
+                .map_err(archive_err(at))?;
+        }
+        for file in &self.files {
+            append_inject(&mut tar, file).map_err(|e| e.into_error(&self.describe()))?;
+        }
+        for (link, target) in &self.symlinks {
+            let rel = crate::inject::relative_container_path(link).map_err(|message| {
+                Error::InvalidInput {
+                    container: self.describe(),
+                    message,
+                }
+            })?;
+            tar.symlink(&rel, target, 0, 0).map_err(archive_err(link))?;
+        }
+        tar.finish().map_err(archive_err("/"))
+    }
+
+    fn elf_error(&self, e: ElfError) -> Error {
+        Error::InvalidInput {
+            container: self.describe(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Imports the image unless the daemon has it; returns its reference.
+    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+        let started = Instant::now();
+        let recipe = self.clone();
+        let (rootfs, changes) =
+            tokio::task::spawn_blocking(move || recipe.rootfs().map(|tar| (tar, recipe.changes())))
+                .await
+                .expect("building a rootfs archive does not panic")?;
+        let mut hasher = Sha256::new();
+        hasher.update(&rootfs);
+        for change in &changes {
+            hasher.update(change.as_bytes());
+            hasher.update([0]);
+        }
+        let digest = hasher.finalize();
+        let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        let reference = format!("{REPOSITORY}:{tag}");
+
+        super::once_per_key(
+            &reference,
+            || super::exists(docker, &reference),
+            || async {
+                let options = CreateImageOptionsBuilder::default()
+                    .from_src("-")
+                    .repo(REPOSITORY)
+                    .tag(&tag)
+                    .changes(changes.clone())
+                    .build();
+                docker
+                    .create_image(Some(options), Some(bollard::body_full(rootfs.into())), None)
+                    .try_for_each(|_| futures::future::ready(Ok(())))
+                    .await
+                    .map_err(|e| Error::Image {
+                        image: reference.clone(),
+                        message: format!("importing the {} failed", self.describe()),
+                        elapsed: started.elapsed(),
+                        source: Some(e),
+                    })
+            },
+        )
+        .await?;
+        Ok(reference)
+    }
+}
+
+const PASSWD: &[u8] =
+    b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &[u8] = b"root:x:0:\nnogroup:x:65534:\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{read_entries, EntryKind};
+
+    #[test]
+    fn rootfs_holds_the_binary_its_interpreter_and_libc() {
+        let tar = HostImage::new().binary("/bin/sh").rootfs().unwrap();
+        let entries = read_entries(&tar).unwrap();
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert!(paths.contains(&"bin/sh"), "{paths:?}");
+        assert!(paths.iter().any(|p| p.ends_with("libc.so.6")), "{paths:?}");
+        assert!(paths.iter().any(|p| p.contains("ld-linux")), "{paths:?}");
+        let tmp = entries.iter().find(|e| e.path == "tmp/").unwrap();
+        assert_eq!((tmp.kind, tmp.mode), (EntryKind::Dir, 0o1777));
+    }
+
+    #[test]
+    fn rootfs_is_deterministic_and_changes_with_the_recipe() {
+        let a = HostImage::new().binary("/bin/sh");
+        assert_eq!(a.rootfs().unwrap(), a.rootfs().unwrap());
+        let b = a.clone().file(InjectFile::from_bytes("/etc/x", "1"));
+        assert_ne!(a.rootfs().unwrap(), b.rootfs().unwrap());
+    }
+
+    #[test]
+    fn changes_carry_entrypoint_env_and_the_label() {
+        let changes = HostImage::new()
+            .entrypoint(["/bin/sh", "-c"])
+            .env("A", "b c")
+            .user("nobody")
+            .changes();
+        assert_eq!(changes[0], "LABEL testdock.managed-by=testdock");
+        assert!(changes.contains(&"ENTRYPOINT [\"/bin/sh\",\"-c\"]".to_owned()));
+        assert!(changes.contains(&"ENV A=\"b c\"".to_owned()));
+        assert!(changes.contains(&"USER nobody".to_owned()));
+    }
+
+    #[test]
+    fn a_non_elf_binary_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("script");
+        std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+        let err = HostImage::new().binary(&script).rootfs().unwrap_err();
+        assert!(err.to_string().contains("not an ELF"), "{err}");
+    }
+}

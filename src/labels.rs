@@ -1,0 +1,116 @@
+//! The labels testdock puts on everything it creates, and the session they name.
+//!
+//! Labels are how cleanup, leak checks and `prune` find exactly what a run created:
+//!
+//! | label | value |
+//! |---|---|
+//! | `testdock.managed-by` | `testdock` |
+//! | `testdock.session` | the session id ([`session_id`]) |
+//! | `testdock.test` | the test's identity (`module::path::test_name`) |
+//! | `testdock.pid` | the owning process id |
+//! | `testdock.container` | on named volumes a container created: that container's name |
+
+use std::collections::HashMap;
+
+use once_cell::sync::Lazy;
+use rand::Rng;
+
+/// Label key marking every resource testdock creates.
+pub const MANAGED_BY: &str = "testdock.managed-by";
+/// Value of [`MANAGED_BY`].
+pub const MANAGED_BY_VALUE: &str = "testdock";
+/// Label key holding the session id.
+pub const SESSION: &str = "testdock.session";
+/// Label key holding the test's identity.
+pub const TEST: &str = "testdock.test";
+/// Label key holding the owning process id.
+pub const PID: &str = "testdock.pid";
+/// Label key on named volumes created by a container's mounts: the container's name.
+pub const CONTAINER: &str = "testdock.container";
+
+/// Environment variable that sets the session id (e.g. one id for all steps of a CI job).
+pub const SESSION_ENV: &str = "TESTDOCK_SESSION";
+
+static SESSION_ID: Lazy<String> = Lazy::new(|| {
+    std::env::var(SESSION_ENV)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| random_hex(12))
+});
+
+/// The id of this test session: `TESTDOCK_SESSION` if set, else random per process.
+pub fn session_id() -> &'static str {
+    &SESSION_ID
+}
+
+/// `n` random lowercase hex digits.
+pub(crate) fn random_hex(n: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| DIGITS[rng.random_range(0..16)] as char)
+        .collect()
+}
+
+/// The identity of the running test, as far as it can be known without being told.
+///
+/// `cargo test` names each test's thread after the test path; elsewhere this falls back
+/// to the executable's name.
+pub(crate) fn current_test_id() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" && !name.starts_with("tokio-runtime") => name.to_owned(),
+        _ => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".to_owned()),
+    }
+}
+
+/// The labels every resource of `test_id` carries.
+pub(crate) fn standard(test_id: &str) -> HashMap<String, String> {
+    HashMap::from([
+        (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
+        (SESSION.to_owned(), session_id().to_owned()),
+        (TEST.to_owned(), test_id.to_owned()),
+        (PID.to_owned(), std::process::id().to_string()),
+    ])
+}
+
+/// A list-filter that selects resources of this session, for leak checks.
+pub fn session_filter() -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{SESSION}={}", session_id())],
+    )])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_labels_name_session_test_and_pid() {
+        let labels = standard("my::test");
+        assert_eq!(labels[MANAGED_BY], "testdock");
+        assert_eq!(labels[TEST], "my::test");
+        assert_eq!(labels[SESSION], session_id());
+        assert_eq!(labels[PID], std::process::id().to_string());
+    }
+
+    #[test]
+    fn the_test_thread_name_is_the_test_id() {
+        assert_eq!(
+            current_test_id(),
+            "labels::tests::the_test_thread_name_is_the_test_id"
+        );
+    }
+
+    #[test]
+    fn random_hex_has_the_asked_length_and_alphabet() {
+        let s = random_hex(20);
+        assert_eq!(s.len(), 20);
+        assert!(s
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    }
+}

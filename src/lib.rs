@@ -1,0 +1,103 @@
+//! # testdock
+//!
+//! Container-backed integration tests that are as easy and as trustworthy as unit tests.
+//!
+//! ```no_run
+//! use testdock::{ContainerSpec, Exec, HostImage, InjectFile, Probe};
+//!
+//! # async fn demo() -> testdock::Result<()> {
+//! // An image made from host binaries: no registry, no Dockerfile.
+//! let image = HostImage::new().binary("/bin/sh").binary("/bin/cat");
+//! let c = ContainerSpec::new(image)
+//!     // Copied in after create and before start, so the service boots with it.
+//!     .file(InjectFile::from_bytes("/etc/app.conf", "greeting=hello\n").mode(0o600))
+//!     .cmd(["/bin/sh", "-c", "cat /etc/app.conf; echo ready; exec cat"])
+//!     .wait_for(Probe::log("ready"))
+//!     .start()
+//!     .await?;
+//! let out = c.exec(Exec::new(["cat", "/etc/app.conf"])).await?;
+//! assert_eq!(out.stdout_text(), "greeting=hello\n");
+//! c.remove().await?; // or drop it: removal is guaranteed either way
+//! # Ok(()) }
+//! ```
+//!
+//! ## What you get
+//!
+//! | | |
+//! |---|---|
+//! | [`ContainerSpec`] | image, command, env, ports (published on `127.0.0.1`), mounts, limits, network, injected files, readiness probe, startup timeout |
+//! | [`InjectFile`] | files from bytes, host files and host directories, with mode and owner, copied in one `put_archive` between create and start |
+//! | [`HostImage`] | host executables plus their shared libraries as a `FROM scratch`-like image, imported without a registry |
+//! | [`Probe`] | readiness: a log line (streamed, Nth occurrence); a container that exits while being waited for fails at once |
+//! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove |
+//! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
+//!
+//! ## Teardown
+//!
+//! Every container is labelled (see [`labels`]) and registered for removal before it is
+//! created. It is removed by [`Container::remove`], when the handle is dropped (also
+//! during a panic, with or without a tokio runtime), when `start` fails, and when the
+//! `start` future is dropped mid-way (e.g. by an outer `tokio::time::timeout`).
+//! Removal kills the container and removes its anonymous volumes.
+//!
+//! ## Which daemon
+//!
+//! The first of these that applies, resolved once per process:
+//!
+//! 1. `DOCKER_HOST`: `unix:///path`, `tcp://host:port` or `http://` (plain), `https://`
+//!    (TLS). With `tcp://`, `DOCKER_TLS_VERIFY=1` turns TLS on with `ca.pem`, `cert.pem` and
+//!    `key.pem` from `DOCKER_CERT_PATH` (default `~/.docker`). When set, nothing else is tried.
+//! 2. The active Docker context: `DOCKER_CONTEXT`, else `currentContext` in
+//!    `~/.docker/config.json` (`DOCKER_CONFIG` moves `~/.docker`), read from
+//!    `contexts/meta/*/meta.json` with TLS material from `contexts/tls/`. `default` means none.
+//! 3. `/var/run/docker.sock`, then the rootless socket (`$XDG_RUNTIME_DIR/docker.sock`,
+//!    else `/run/user/<uid>/docker.sock`), then Docker Desktop's (`~/.docker/run/docker.sock`,
+//!    `~/.docker/desktop/docker.sock`).
+//!
+//! The API version is negotiated with the daemon (Docker 20.10 speaks 1.41). When no
+//! endpoint answers, [`Error::NoDaemon`] lists each one tried, with why it failed and how to
+//! get a daemon.
+//!
+//! ## Environment variables
+//!
+//! | variable | effect |
+//! |---|---|
+//! | `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_CONTEXT`, `DOCKER_CONFIG` | which daemon, as above |
+//! | `TESTDOCK_HOST` | the host published ports are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`) |
+//! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
+
+#![forbid(unsafe_code)]
+
+mod archive;
+mod cleanup;
+mod container;
+mod docker;
+mod error;
+mod exec;
+mod image;
+mod inject;
+pub mod labels;
+mod lifecycle;
+mod logs;
+mod probe;
+mod spec;
+
+pub use archive::{ArchiveEntry, EntryKind};
+pub use container::Container;
+pub use docker::{client, daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles};
+pub use error::{Attempt, Error, LogTail, Result, Step};
+pub use exec::{Exec, ExecOutput};
+pub use image::{HostImage, ImageSource};
+pub use inject::InjectFile;
+pub use lifecycle::start;
+pub use logs::{LogChunk, LogStream, Logs};
+pub use probe::{LogProbe, LogSource, Probe};
+pub use spec::{ContainerSpec, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
+
+/// The `#[container_test]` attribute (not implemented yet: using it is a compile error
+/// that says so).
+pub use testdock_macros::container_test;
+
+/// bollard, for anything testdock does not wrap: `testdock::client().await?` gives the
+/// shared, version-negotiated client.
+pub use bollard;

@@ -1,0 +1,540 @@
+//! [`ContainerSpec`]: everything about a container to start, as pure data.
+//!
+//! Nothing here talks to the daemon: the spec turns into the create request in
+//! [`ContainerSpec::create_body`], which unit tests check without Docker.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions,
+    NetworkingConfig, PortBinding,
+};
+
+use crate::image::ImageSource;
+use crate::inject::InjectFile;
+use crate::labels;
+use crate::probe::Probe;
+
+/// Default limit for create + inject + start + readiness.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A transport protocol of an exposed port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// A container port published on the host.
+///
+/// By default it binds to `127.0.0.1` on a port the daemon chooses, so parallel tests
+/// never collide and nothing is reachable from other machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Port {
+    pub(crate) number: u16,
+    pub(crate) protocol: Protocol,
+    pub(crate) host_ip: IpAddr,
+    pub(crate) host_port: Option<u16>,
+}
+
+impl Port {
+    /// A TCP port.
+    pub fn tcp(number: u16) -> Self {
+        Port {
+            number,
+            protocol: Protocol::Tcp,
+            host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            host_port: None,
+        }
+    }
+
+    /// A UDP port.
+    pub fn udp(number: u16) -> Self {
+        Port {
+            protocol: Protocol::Udp,
+            ..Port::tcp(number)
+        }
+    }
+
+    /// Binds to this host address instead of `127.0.0.1` (e.g. `0.0.0.0` to reach the
+    /// port from other machines: think twice).
+    pub fn host_ip(mut self, ip: IpAddr) -> Self {
+        self.host_ip = ip;
+        self
+    }
+
+    /// Binds to this fixed host port instead of one the daemon chooses. Fixed ports make
+    /// parallel tests collide; prefer the default.
+    pub fn host_port(mut self, port: u16) -> Self {
+        self.host_port = Some(port);
+        self
+    }
+
+    pub(crate) fn key(&self) -> String {
+        format!("{}/{}", self.number, self.protocol.as_str())
+    }
+}
+
+/// A mount of a host path or a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum MountSpec {
+    Bind {
+        host: PathBuf,
+        target: String,
+        read_only: bool,
+    },
+    Volume {
+        name: String,
+        target: String,
+        read_only: bool,
+    },
+    Anonymous {
+        target: String,
+    },
+    Tmpfs {
+        target: String,
+        size_bytes: Option<i64>,
+    },
+}
+
+/// Everything about a container to start. Build it, then call
+/// [`start`](crate::start) (or [`ContainerSpec::start`]).
+///
+/// ```no_run
+/// use testdock::{ContainerSpec, InjectFile, Probe};
+///
+/// # async fn demo() -> testdock::Result<()> {
+/// let redis = ContainerSpec::new("redis:7")
+///     .expose(6379)
+///     .file(InjectFile::from_bytes("/usr/local/etc/redis/redis.conf", "save \"\"\n"))
+///     .cmd(["redis-server", "/usr/local/etc/redis/redis.conf"])
+///     .wait_for(Probe::log("Ready to accept connections"))
+///     .start()
+///     .await?;
+/// let addr = redis.addr(6379)?;
+/// # let _ = addr; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ContainerSpec {
+    pub(crate) image: ImageSource,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    labels: HashMap<String, String>,
+    pub(crate) ports: Vec<Port>,
+    user: Option<String>,
+    workdir: Option<String>,
+    hostname: Option<String>,
+    memory_bytes: Option<i64>,
+    nano_cpus: Option<i64>,
+    mounts: Vec<MountSpec>,
+    network: Option<String>,
+    aliases: Vec<String>,
+    name_prefix: String,
+    pub(crate) stop_signal: Option<String>,
+    read_only_rootfs: bool,
+    pub(crate) startup_timeout: Duration,
+    pub(crate) files: Vec<InjectFile>,
+    pub(crate) probe: Probe,
+    test_id: String,
+}
+
+impl ContainerSpec {
+    /// A container of `image`: a registry reference like `"redis:7"` or any
+    /// [`ImageSource`] (such as a [`HostImage`](crate::HostImage) made from host binaries).
+    pub fn new(image: impl Into<ImageSource>) -> Self {
+        ContainerSpec {
+            image: image.into(),
+            cmd: None,
+            entrypoint: None,
+            env: Vec::new(),
+            labels: HashMap::new(),
+            ports: Vec::new(),
+            user: None,
+            workdir: None,
+            hostname: None,
+            memory_bytes: None,
+            nano_cpus: None,
+            mounts: Vec::new(),
+            network: None,
+            aliases: Vec::new(),
+            name_prefix: "testdock".to_owned(),
+            stop_signal: None,
+            read_only_rootfs: false,
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            files: Vec::new(),
+            probe: Probe::none(),
+            test_id: labels::current_test_id(),
+        }
+    }
+
+    /// The command (arguments to the entrypoint), replacing the image's `CMD`.
+    pub fn cmd<I, S>(mut self, cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cmd = Some(cmd.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The entrypoint, replacing the image's `ENTRYPOINT`.
+    pub fn entrypoint<I, S>(mut self, entrypoint: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.entrypoint = Some(entrypoint.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds a label. testdock's own labels (`testdock.*`) cannot be overridden.
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Publishes a TCP port on `127.0.0.1`, on a host port the daemon chooses.
+    pub fn expose(self, port: u16) -> Self {
+        self.port(Port::tcp(port))
+    }
+
+    /// Publishes a UDP port on `127.0.0.1`, on a host port the daemon chooses.
+    pub fn expose_udp(self, port: u16) -> Self {
+        self.port(Port::udp(port))
+    }
+
+    /// Publishes a port with explicit options.
+    pub fn port(mut self, port: Port) -> Self {
+        self.ports.retain(|p| p.key() != port.key());
+        self.ports.push(port);
+        self
+    }
+
+    /// Runs as this user (`name`, `uid` or `uid:gid`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Working directory of the main process.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// The container's hostname.
+    pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
+        self.hostname = Some(hostname.into());
+        self
+    }
+
+    /// Memory limit in bytes.
+    pub fn memory_limit(mut self, bytes: u64) -> Self {
+        self.memory_bytes = Some(bytes.min(i64::MAX as u64) as i64);
+        self
+    }
+
+    /// CPU limit, in CPUs (e.g. `0.5`).
+    pub fn cpus(mut self, cpus: f64) -> Self {
+        self.nano_cpus = Some((cpus * 1e9).round() as i64);
+        self
+    }
+
+    /// Mounts a tmpfs at `target`, optionally limited in size.
+    pub fn tmpfs(mut self, target: impl Into<String>, size_bytes: Option<u64>) -> Self {
+        self.mounts.push(MountSpec::Tmpfs {
+            target: target.into(),
+            size_bytes: size_bytes.map(|s| s.min(i64::MAX as u64) as i64),
+        });
+        self
+    }
+
+    /// Bind-mounts the host path `host` at `target`.
+    pub fn bind(
+        mut self,
+        host: impl Into<PathBuf>,
+        target: impl Into<String>,
+        read_only: bool,
+    ) -> Self {
+        self.mounts.push(MountSpec::Bind {
+            host: host.into(),
+            target: target.into(),
+            read_only,
+        });
+        self
+    }
+
+    /// Mounts the named volume `name` at `target`. If the daemon creates the volume for
+    /// this container, it is labelled and removed with the container; a volume that
+    /// already existed is left alone.
+    pub fn volume(
+        mut self,
+        name: impl Into<String>,
+        target: impl Into<String>,
+        read_only: bool,
+    ) -> Self {
+        self.mounts.push(MountSpec::Volume {
+            name: name.into(),
+            target: target.into(),
+            read_only,
+        });
+        self
+    }
+
+    /// Mounts a fresh anonymous volume at `target`, removed with the container.
+    pub fn anonymous_volume(mut self, target: impl Into<String>) -> Self {
+        self.mounts.push(MountSpec::Anonymous {
+            target: target.into(),
+        });
+        self
+    }
+
+    /// Joins the network `name` (which must exist) instead of the default bridge.
+    pub fn network(mut self, name: impl Into<String>) -> Self {
+        self.network = Some(name.into());
+        self
+    }
+
+    /// A DNS alias on the joined [`network`](Self::network).
+    pub fn alias(mut self, alias: impl Into<String>) -> Self {
+        self.aliases.push(alias.into());
+        self
+    }
+
+    /// Prefix of the container's name; a random suffix keeps parallel tests apart.
+    /// Characters Docker does not allow in names are replaced by `-`.
+    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
+        self
+    }
+
+    /// Signal used by [`Container::stop`](crate::Container::stop) (default: the image's, usually `SIGTERM`).
+    pub fn stop_signal(mut self, signal: impl Into<String>) -> Self {
+        self.stop_signal = Some(signal.into());
+        self
+    }
+
+    /// Makes the container's root filesystem read-only.
+    pub fn read_only_rootfs(mut self, read_only: bool) -> Self {
+        self.read_only_rootfs = read_only;
+        self
+    }
+
+    /// Limit for create + inject + start + readiness (default 60 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// Injects a file before the container starts.
+    pub fn file(mut self, file: InjectFile) -> Self {
+        self.files.push(file);
+        self
+    }
+
+    /// Injects several files before the container starts.
+    pub fn files(mut self, files: impl IntoIterator<Item = InjectFile>) -> Self {
+        self.files.extend(files);
+        self
+    }
+
+    /// How to know the container is ready (default: as soon as it started).
+    pub fn wait_for(mut self, probe: impl Into<Probe>) -> Self {
+        self.probe = probe.into();
+        self
+    }
+
+    /// The test this container belongs to (label `testdock.test`). Default: the name of
+    /// the thread that made the spec, which `cargo test` and nextest set to the test's
+    /// path.
+    pub fn test_id(mut self, id: impl Into<String>) -> Self {
+        self.test_id = id.into();
+        self
+    }
+
+    /// Starts the container: see [`start`](crate::start).
+    pub async fn start(self) -> crate::Result<crate::Container> {
+        crate::lifecycle::start(self).await
+    }
+
+    /// The image this spec starts from.
+    pub fn image(&self) -> &ImageSource {
+        &self.image
+    }
+
+    pub(crate) fn resolved_test_id(&self) -> &str {
+        &self.test_id
+    }
+
+    /// A fresh container name: the sanitised prefix and 10 random hex digits.
+    pub(crate) fn fresh_name(&self) -> String {
+        let mut prefix: String = self
+            .name_prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(40)
+            .collect();
+        if !prefix.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            prefix.insert_str(0, "testdock");
+        }
+        format!("{prefix}-{}", labels::random_hex(10))
+    }
+
+    /// The create request for this spec, for container `name` of image `image`.
+    pub(crate) fn create_body(
+        &self,
+        name: &str,
+        image: &str,
+        test_id: &str,
+    ) -> ContainerCreateBody {
+        let mut all_labels = self.labels.clone();
+        all_labels.retain(|k, _| !k.starts_with("testdock."));
+        all_labels.extend(labels::standard(test_id));
+
+        let exposed: Vec<String> = self.ports.iter().map(Port::key).collect();
+        let bindings: HashMap<String, Option<Vec<PortBinding>>> = self
+            .ports
+            .iter()
+            .map(|p| {
+                let binding = PortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.map(|n| n.to_string()).unwrap_or_default()),
+                };
+                (p.key(), Some(vec![binding]))
+            })
+            .collect();
+
+        let mut volume_labels = labels::standard(test_id);
+        volume_labels.insert(labels::CONTAINER.to_owned(), name.to_owned());
+        let mounts: Vec<Mount> = self
+            .mounts
+            .iter()
+            .map(|m| match m {
+                MountSpec::Bind {
+                    host,
+                    target,
+                    read_only,
+                } => Mount {
+                    typ: Some(MountType::BIND),
+                    source: Some(host.to_string_lossy().into_owned()),
+                    target: Some(target.clone()),
+                    read_only: Some(*read_only),
+                    ..Default::default()
+                },
+                MountSpec::Volume {
+                    name,
+                    target,
+                    read_only,
+                } => Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(name.clone()),
+                    target: Some(target.clone()),
+                    read_only: Some(*read_only),
+                    volume_options: Some(MountVolumeOptions {
+                        labels: Some(volume_labels.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                MountSpec::Anonymous { target } => Mount {
+                    typ: Some(MountType::VOLUME),
+                    target: Some(target.clone()),
+                    volume_options: Some(MountVolumeOptions {
+                        labels: Some(volume_labels.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                MountSpec::Tmpfs { target, size_bytes } => Mount {
+                    typ: Some(MountType::TMPFS),
+                    target: Some(target.clone()),
+                    tmpfs_options: size_bytes.map(|size| bollard::models::MountTmpfsOptions {
+                        size_bytes: Some(size),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            })
+            .collect();
+
+        let host_config = HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            memory: self.memory_bytes,
+            nano_cpus: self.nano_cpus,
+            network_mode: self.network.clone(),
+            readonly_rootfs: self.read_only_rootfs.then_some(true),
+            privileged: Some(false),
+            ..Default::default()
+        };
+        let networking_config = self.network.as_ref().map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.clone(),
+                EndpointSettings {
+                    aliases: (!self.aliases.is_empty()).then(|| self.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+
+        ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: self.cmd.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env: (!self.env.is_empty())
+                .then(|| self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(all_labels),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            user: self.user.clone(),
+            working_dir: self.workdir.clone(),
+            hostname: self.hostname.clone(),
+            stop_signal: self.stop_signal.clone(),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        }
+    }
+
+    /// The volume names this spec may cause the daemon to create.
+    pub(crate) fn named_volumes(&self) -> Vec<String> {
+        self.mounts
+            .iter()
+            .filter_map(|m| match m {
+                MountSpec::Volume { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! Shared helpers of the integration tests: the test image and the leak check.
+//!
+//! Every test runs against the real daemon. The image is built from the host's static
+//! busybox (Debian's `busybox-static`), so no registry is needed.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
+use testdock::HostImage;
+
+/// Where the tests expect a static busybox.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// An image with busybox and all its applets as symlinks in `/bin`.
+pub fn busybox() -> HostImage {
+    assert!(
+        Path::new(BUSYBOX).exists(),
+        "the tests need a static busybox at {BUSYBOX}: `sudo apt-get install -y busybox-static`"
+    );
+    let list = std::process::Command::new(BUSYBOX)
+        .arg("--list")
+        .output()
+        .expect("run busybox --list");
+    let mut image = HostImage::new().binary_at(BUSYBOX, "/bin/busybox");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if !applet.is_empty() && applet != "busybox" {
+            image = image.symlink(format!("/bin/{applet}"), "busybox");
+        }
+    }
+    image
+}
+
+/// The test id testdock gives resources created on this thread (the test's path).
+pub fn this_test() -> String {
+    std::thread::current()
+        .name()
+        .expect("tests run on named threads")
+        .to_owned()
+}
+
+/// What the daemon still holds that is labelled with `test_id`.
+pub async fn leftovers(test_id: &str) -> Vec<String> {
+    let docker = testdock::client().await.expect(
+        "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
+    );
+    let filter = HashMap::from([("label", vec![format!("{}={test_id}", testdock::labels::TEST)])]);
+    let mut left = Vec::new();
+    let containers = docker
+        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .await
+        .expect("list containers");
+    left.extend(containers.into_iter().map(|c| format!("container {:?} {:?}", c.names, c.state)));
+    let volumes = docker
+        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .await
+        .expect("list volumes");
+    left.extend(volumes.volumes.unwrap_or_default().into_iter().map(|v| format!("volume {}", v.name)));
+    let networks = docker
+        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .await
+        .expect("list networks");
+    left.extend(networks.into_iter().map(|n| format!("network {:?}", n.name)));
+    left
+}
+
+/// Fails the test if anything labelled with `test_id` is still there.
+pub async fn assert_nothing_left(test_id: &str) {
+    let left = leftovers(test_id).await;
+    assert!(left.is_empty(), "test `{test_id}` left resources behind: {left:#?}");
+}
