@@ -239,7 +239,7 @@ pub struct ArchiveEntry {
     pub path: String,
     /// What the entry is.
     pub kind: EntryKind,
-    /// Permission bits.
+    /// Permission bits (the low 12 bits: no file-type bits).
     pub mode: u32,
     /// Numeric owner.
     pub uid: u64,
@@ -264,7 +264,7 @@ pub(crate) fn read_entries(archive: &[u8]) -> io::Result<Vec<ArchiveEntry>> {
             tar::EntryType::Link => EntryKind::HardLink,
             _ => EntryKind::Other,
         };
-        let mode = header.mode()?;
+        let mode = header.mode()? & 0o7777;
         let uid = header.uid()?;
         let gid = header.gid()?;
         let path = entry.path()?.to_string_lossy().into_owned();
