@@ -1,3 +1,5 @@
+use bollard::models::{ContainerCreateBody, MountType};
+
 use super::*;
 
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {

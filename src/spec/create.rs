@@ -1,0 +1,139 @@
+//! Turning a [`ContainerSpec`] into the daemon's create request.
+
+use std::collections::HashMap;
+
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Mount, MountType, MountVolumeOptions,
+    NetworkingConfig, PortBinding,
+};
+
+use super::{ContainerSpec, MountSpec, Port};
+use crate::labels;
+
+impl ContainerSpec {
+    /// The create request for this spec, for container `name` of image `image`.
+    pub(crate) fn create_body(
+        &self,
+        name: &str,
+        image: &str,
+        test_id: &str,
+    ) -> ContainerCreateBody {
+        let mut all_labels = self.labels.clone();
+        all_labels.retain(|k, _| !k.starts_with("testdock."));
+        all_labels.extend(labels::standard(test_id));
+
+        let exposed: Vec<String> = self.ports.iter().map(Port::key).collect();
+        let bindings: HashMap<String, Option<Vec<PortBinding>>> = self
+            .ports
+            .iter()
+            .map(|p| {
+                let binding = PortBinding {
+                    host_ip: Some(p.host_ip.to_string()),
+                    host_port: Some(p.host_port.map(|n| n.to_string()).unwrap_or_default()),
+                };
+                (p.key(), Some(vec![binding]))
+            })
+            .collect();
+
+        let mut volume_labels = labels::standard(test_id);
+        volume_labels.insert(labels::CONTAINER.to_owned(), name.to_owned());
+        let mounts: Vec<Mount> = self
+            .mounts
+            .iter()
+            .map(|m| match m {
+                MountSpec::Bind {
+                    host,
+                    target,
+                    read_only,
+                } => Mount {
+                    typ: Some(MountType::BIND),
+                    source: Some(host.to_string_lossy().into_owned()),
+                    target: Some(target.clone()),
+                    read_only: Some(*read_only),
+                    ..Default::default()
+                },
+                MountSpec::Volume {
+                    name,
+                    target,
+                    read_only,
+                } => Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(name.clone()),
+                    target: Some(target.clone()),
+                    read_only: Some(*read_only),
+                    volume_options: Some(MountVolumeOptions {
+                        labels: Some(volume_labels.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                MountSpec::Anonymous { target } => Mount {
+                    typ: Some(MountType::VOLUME),
+                    target: Some(target.clone()),
+                    volume_options: Some(MountVolumeOptions {
+                        labels: Some(volume_labels.clone()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                MountSpec::Tmpfs { target, size_bytes } => Mount {
+                    typ: Some(MountType::TMPFS),
+                    target: Some(target.clone()),
+                    tmpfs_options: size_bytes.map(|size| bollard::models::MountTmpfsOptions {
+                        size_bytes: Some(size),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            })
+            .collect();
+
+        let host_config = HostConfig {
+            port_bindings: (!bindings.is_empty()).then_some(bindings),
+            mounts: (!mounts.is_empty()).then_some(mounts),
+            memory: self.memory_bytes,
+            nano_cpus: self.nano_cpus,
+            network_mode: self.network.clone(),
+            readonly_rootfs: self.read_only_rootfs.then_some(true),
+            privileged: Some(false),
+            ..Default::default()
+        };
+        let networking_config = self.network.as_ref().map(|net| NetworkingConfig {
+            endpoints_config: Some(HashMap::from([(
+                net.clone(),
+                EndpointSettings {
+                    aliases: (!self.aliases.is_empty()).then(|| self.aliases.clone()),
+                    ..Default::default()
+                },
+            )])),
+        });
+
+        ContainerCreateBody {
+            image: Some(image.to_owned()),
+            cmd: self.cmd.clone(),
+            entrypoint: self.entrypoint.clone(),
+            env: (!self.env.is_empty())
+                .then(|| self.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            labels: Some(all_labels),
+            exposed_ports: (!exposed.is_empty()).then_some(exposed),
+            user: self.user.clone(),
+            working_dir: self.workdir.clone(),
+            hostname: self.hostname.clone(),
+            stop_signal: self.stop_signal.clone(),
+            host_config: Some(host_config),
+            networking_config,
+            ..Default::default()
+        }
+    }
+
+    /// The volume names this spec may cause the daemon to create.
+    pub(crate) fn named_volumes(&self) -> Vec<String> {
+        self.mounts
+            .iter()
+            .filter_map(|m| match m {
+                MountSpec::Volume { name, .. } => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
