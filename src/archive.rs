@@ -89,6 +89,8 @@ pub(crate) enum InjectArchiveError {
     Host {
         action: &'static str,
         path: std::path::PathBuf,
+        /// The container path the host file was for.
+        target: String,
         source: io::Error,
     },
 }
@@ -104,10 +106,12 @@ impl InjectArchiveError {
             InjectArchiveError::Host {
                 action,
                 path,
+                target,
                 source,
             } => crate::Error::HostIo {
                 action,
                 path,
+                target: Some(format!("`{target}` in `{owner}`")),
                 source,
             },
         }
@@ -127,6 +131,7 @@ pub(crate) fn injection_archive(files: &[InjectFile]) -> Result<Vec<u8>, InjectA
     tar.finish().map_err(|source| InjectArchiveError::Host {
         action: "archive",
         path: "/".into(),
+        target: "/".into(),
         source,
     })
 }
@@ -138,9 +143,11 @@ pub(crate) fn append_inject(
 ) -> Result<(), InjectArchiveError> {
     let io_err = |action, path: &Path| {
         let path = path.to_path_buf();
+        let target = file.path.clone();
         move |source| InjectArchiveError::Host {
             action,
             path,
+            target,
             source,
         }
     };
@@ -181,6 +188,7 @@ pub(crate) fn append_inject(
     written.map_err(|source| InjectArchiveError::Host {
         action: "archive",
         path: file.path.clone().into(),
+        target: file.path.clone(),
         source,
     })
 }

@@ -25,6 +25,17 @@ use crate::spec::Protocol;
 /// Container port (number, protocol) -> host port.
 pub(crate) type PortMap = HashMap<(u16, Protocol), u16>;
 
+/// What lifecycle learned while starting a container.
+#[derive(Debug)]
+pub(crate) struct Parts {
+    pub(crate) host: String,
+    pub(crate) id: String,
+    pub(crate) image: String,
+    pub(crate) stop_signal: Option<String>,
+    pub(crate) test_id: String,
+    pub(crate) ports: PortMap,
+}
+
 /// A started container. Removed by [`remove`](Self::remove), or when dropped.
 ///
 /// Dropping is the safety net, not the plan: it blocks the dropping thread until the
@@ -37,27 +48,21 @@ pub struct Container {
     id: String,
     image: String,
     stop_signal: Option<String>,
+    test_id: String,
     ports: Mutex<PortMap>,
     guard: RemovalGuard,
 }
 
 impl Container {
-    pub(crate) fn new(
-        docker: Docker,
-        host: String,
-        id: String,
-        image: String,
-        stop_signal: Option<String>,
-        ports: PortMap,
-        guard: RemovalGuard,
-    ) -> Self {
+    pub(crate) fn new(docker: Docker, guard: RemovalGuard, parts: Parts) -> Self {
         Container {
             docker,
-            host,
-            id,
-            image,
-            stop_signal,
-            ports: Mutex::new(ports),
+            host: parts.host,
+            id: parts.id,
+            image: parts.image,
+            stop_signal: parts.stop_signal,
+            test_id: parts.test_id,
+            ports: Mutex::new(parts.ports),
             guard,
         }
     }
@@ -130,7 +135,7 @@ impl Container {
             image: self.image.clone(),
             elapsed: started.elapsed(),
             logs: None,
-            source,
+            source: Box::new(source),
         }
     }
 
@@ -185,7 +190,7 @@ impl Container {
                 image: image.clone(),
                 elapsed: started.elapsed(),
                 logs: None,
-                source,
+                source: Box::new(source),
             }
         })
     }
@@ -209,6 +214,7 @@ impl Container {
         crate::archive::read_entries(&bytes).map_err(|source| Error::HostIo {
             action: "unpack the archive of",
             path: path.into(),
+            target: Some(format!("container `{}`", self.name())),
             source,
         })
     }
@@ -323,6 +329,8 @@ impl Container {
     }
 
     /// Snapshots the container's filesystem as image `repo:tag` and returns its id.
+    /// The image is labelled with testdock's session and test labels and stays until
+    /// removed (`testdock::client()` and `remove_image`).
     /// `changes` are Dockerfile instructions applied to the image config (e.g.
     /// `CMD ["redis-server"]`, `ENV A=b`), one per line.
     pub async fn commit(&self, repo: &str, tag: &str, changes: &[&str]) -> Result<String> {
@@ -336,11 +344,12 @@ impl Container {
         if !changes.is_empty() {
             options = options.changes(&changes);
         }
+        // The image carries the session and test labels, so a leak check or `prune` can
+        // find snapshots a test made and forgot.
+        let mut labels = crate::labels::standard(&self.test_id);
+        labels.remove(crate::labels::PID);
         let config = bollard::models::ContainerConfig {
-            labels: Some(HashMap::from([(
-                crate::labels::MANAGED_BY.to_owned(),
-                crate::labels::MANAGED_BY_VALUE.to_owned(),
-            )])),
+            labels: Some(labels),
             ..Default::default()
         };
         let response = self
@@ -373,7 +382,7 @@ impl Container {
                     image,
                     elapsed: started.elapsed(),
                     logs: None,
-                    source,
+                    source: Box::new(source),
                 },
                 crate::cleanup::RemoveError::Timeout { limit, .. } => Error::Timeout {
                     step: Step::Remove,

@@ -153,7 +153,7 @@ pub enum Error {
         elapsed: Duration,
         /// The daemon's error, if there was one.
         #[source]
-        source: Option<bollard::errors::Error>,
+        source: Option<Box<bollard::errors::Error>>,
     },
 
     /// A daemon call for a container failed.
@@ -171,7 +171,7 @@ pub enum Error {
         logs: Option<LogTail>,
         /// The daemon's error.
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
 
     /// The container exited while testdock was waiting for it.
@@ -219,12 +219,14 @@ pub enum Error {
     },
 
     /// Reading or writing a host file failed.
-    #[error("cannot {action} `{path}`")]
+    #[error("cannot {action} `{}`{}", .path.display(), for_suffix(.target))]
     HostIo {
         /// What was being done ("read", "walk", ...).
         action: &'static str,
         /// The host path.
         path: std::path::PathBuf,
+        /// What the host file was for (e.g. the container path it is injected at).
+        target: Option<String>,
         /// The I/O error.
         #[source]
         source: std::io::Error,
@@ -251,6 +253,13 @@ fn list_attempts(attempts: &[Attempt]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+fn for_suffix(target: &Option<String>) -> String {
+    match target {
+        Some(target) => format!(" (for {target})"),
+        None => String::new(),
+    }
 }
 
 fn logs_suffix(logs: &Option<LogTail>) -> String {
@@ -311,8 +320,8 @@ impl Error {
     /// The HTTP status of the daemon's answer, if the daemon refused the request.
     pub fn status_code(&self) -> Option<u16> {
         let source = match self {
-            Error::Docker { source, .. } => Some(source),
-            Error::Image { source, .. } => source.as_ref(),
+            Error::Docker { source, .. } => Some(source.as_ref()),
+            Error::Image { source, .. } => source.as_deref(),
             _ => None,
         }?;
         status_of(source)

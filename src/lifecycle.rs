@@ -13,7 +13,7 @@ use bollard::Docker;
 use futures::StreamExt;
 
 use crate::cleanup::{RemovalGuard, Target};
-use crate::container::{Container, PortMap};
+use crate::container::{Container, Parts, PortMap};
 use crate::error::{Error, LogTail, Result, Step};
 use crate::logs::{LineTail, LogStream, TAIL_LINES};
 use crate::probe::{LogProbe, LogSource, Probe, StreamMatcher};
@@ -37,16 +37,15 @@ use crate::spec::{ContainerSpec, Protocol};
 pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let daemon = crate::docker::daemon().await?;
     let docker = daemon.client();
+    let name = spec.fresh_name();
     // Pure checks first: bad input fails before anything exists.
     let archive = if spec.files.is_empty() {
         None
     } else {
-        let owner = format!("{}-*", spec.image.describe());
-        Some(crate::archive::injection_archive(&spec.files).map_err(|e| e.into_error(&owner))?)
+        Some(crate::archive::injection_archive(&spec.files).map_err(|e| e.into_error(&name))?)
     };
     let image = crate::image::ensure(docker, &spec.image).await?;
 
-    let name = spec.fresh_name();
     let test_id = spec.resolved_test_id();
     let guard = RemovalGuard::new(Target {
         name: name.clone(),
@@ -66,15 +65,15 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     .await;
     let failure = match outcome {
         Ok(Ok(up)) => {
-            return Ok(Container::new(
-                docker.clone(),
-                daemon.host().to_owned(),
-                up.id,
+            let parts = Parts {
+                host: daemon.host().to_owned(),
+                id: up.id,
                 image,
-                spec.stop_signal.clone(),
-                up.ports,
-                guard,
-            ))
+                stop_signal: spec.stop_signal.clone(),
+                test_id: test_id.to_owned(),
+                ports: up.ports,
+            };
+            return Ok(Container::new(docker.clone(), guard, parts));
         }
         Ok(Err(error)) => error,
         Err(_elapsed) => Error::Timeout {
@@ -113,7 +112,7 @@ impl Ctx<'_> {
             image: self.image.to_owned(),
             elapsed: self.started.elapsed(),
             logs,
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -136,7 +136,7 @@ impl Drop for Proxy {
     }
 }
 
-fn start_proxy(dir: &Path) -> (Proxy, u16) {
+async fn start_proxy(dir: &Path) -> (Proxy, u16) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -161,7 +161,7 @@ fn start_proxy(dir: &Path) -> (Proxy, u16) {
             Instant::now() < deadline,
             "stunnel did not listen on {port}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     (proxy, port)
 }
@@ -174,7 +174,7 @@ async fn a_tls_daemon_named_by_docker_host_runs_containers() {
     );
     let dir = tempfile::tempdir().unwrap();
     make_certs(dir.path());
-    let (_proxy, port) = start_proxy(dir.path());
+    let (_proxy, port) = start_proxy(dir.path()).await;
     std::env::set_var("DOCKER_HOST", format!("tcp://127.0.0.1:{port}"));
     std::env::set_var("DOCKER_TLS_VERIFY", "1");
     std::env::set_var("DOCKER_CERT_PATH", dir.path());

@@ -174,6 +174,7 @@ impl HostImage {
             move |source| Error::HostIo {
                 action: "archive",
                 path,
+                target: None,
                 source,
             }
         };
@@ -206,6 +207,7 @@ impl HostImage {
             let data = std::fs::read(host).map_err(|source| Error::HostIo {
                 action: "read",
                 path: host.clone(),
+                target: Some(format!("`{at}` in the {}", self.describe())),
                 source,
             })?;
             tar.file(&rel, &data, 0o755, 0, 0)
@@ -269,7 +271,7 @@ impl HostImage {
                         image: reference.clone(),
                         message: format!("importing the {} failed", self.describe()),
                         elapsed: started.elapsed(),
-                        source: Some(e),
+                        source: Some(Box::new(e)),
                     })
             },
         )

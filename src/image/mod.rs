@@ -55,16 +55,6 @@ impl From<HostImage> for ImageSource {
     }
 }
 
-impl ImageSource {
-    /// A short description for error messages.
-    pub(crate) fn describe(&self) -> String {
-        match self {
-            ImageSource::Reference(r) => r.clone(),
-            ImageSource::Host(h) => h.describe(),
-        }
-    }
-}
-
 /// Makes sure the image is present on the daemon and returns the reference to create
 /// containers from.
 pub(crate) async fn ensure(docker: &Docker, source: &ImageSource) -> Result<String> {
@@ -109,7 +99,7 @@ pub(crate) async fn exists(docker: &Docker, reference: &str) -> Result<bool> {
             image: reference.to_owned(),
             message: "inspecting the image failed".to_owned(),
             elapsed: started.elapsed(),
-            source: Some(e),
+            source: Some(Box::new(e)),
         }),
     }
 }
@@ -133,7 +123,7 @@ async fn ensure_reference(docker: &Docker, reference: &str) -> Result<String> {
                               and is the registry reachable?)"
                         .to_owned(),
                     elapsed: started.elapsed(),
-                    source: Some(e),
+                    source: Some(Box::new(e)),
                 })
         },
     )

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+};
 use testdock::HostImage;
 
 /// Where the tests expect a static busybox.
@@ -46,28 +48,61 @@ pub async fn leftovers(test_id: &str) -> Vec<String> {
     let docker = testdock::client().await.expect(
         "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
     );
-    let filter = HashMap::from([("label", vec![format!("{}={test_id}", testdock::labels::TEST)])]);
+    let filter = HashMap::from([(
+        "label",
+        vec![format!("{}={test_id}", testdock::labels::TEST)],
+    )]);
     let mut left = Vec::new();
     let containers = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filter).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list containers");
-    left.extend(containers.into_iter().map(|c| format!("container {:?} {:?}", c.names, c.state)));
+    left.extend(
+        containers
+            .into_iter()
+            .map(|c| format!("container {:?} {:?}", c.names, c.state)),
+    );
     let volumes = docker
-        .list_volumes(Some(ListVolumesOptionsBuilder::default().filters(&filter).build()))
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list volumes");
-    left.extend(volumes.volumes.unwrap_or_default().into_iter().map(|v| format!("volume {}", v.name)));
+    left.extend(
+        volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| format!("volume {}", v.name)),
+    );
     let networks = docker
-        .list_networks(Some(ListNetworksOptionsBuilder::default().filters(&filter).build()))
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
         .await
         .expect("list networks");
-    left.extend(networks.into_iter().map(|n| format!("network {:?}", n.name)));
+    left.extend(
+        networks
+            .into_iter()
+            .map(|n| format!("network {:?}", n.name)),
+    );
     left
 }
 
 /// Fails the test if anything labelled with `test_id` is still there.
 pub async fn assert_nothing_left(test_id: &str) {
     let left = leftovers(test_id).await;
-    assert!(left.is_empty(), "test `{test_id}` left resources behind: {left:#?}");
+    assert!(
+        left.is_empty(),
+        "test `{test_id}` left resources behind: {left:#?}"
+    );
 }
