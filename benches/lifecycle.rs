@@ -1,1 +1,748 @@
-fn main() {}
+//! Lifecycle benchmark: testdock against the same work done with raw bollard.
+//!
+//! One lifecycle is create → inject a 4 KiB file → start → wait for the log line `ready`
+//! → remove. It is run
+//!
+//! - by hand, with the bollard calls a careful test would make (`raw`);
+//! - by testdock: `ContainerSpec::start` then `Container::remove` (`testdock`);
+//! - by testdock with `drop` as the teardown (`testdock-drop`);
+//! - by testdock with the image given as a plain reference instead of a `HostImage`
+//!   (`testdock-ref`, a diagnostic: it isolates what preparing a `HostImage` costs on
+//!   every start).
+//!
+//! All use one image made from the host's static busybox, imported once before timing.
+//! The variants are interleaved, in reversed order every other iteration to cancel
+//! drift, after warm-up iterations that are not counted. Every teardown is checked
+//! (inspect → 404) outside the timed region, and at the end no container of this run
+//! may remain.
+//!
+//! Run with `cargo bench --bench lifecycle`. `TESTDOCK_BENCH_ITERATIONS=N` sets the
+//! number of counted iterations (default 25; fewer than 20 is a smoke run). The exit code
+//! is 0 when a target is missed (this is a measurement, not a test): it is non-zero only
+//! when the bench could not run or left something behind.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use testdock::bollard::errors::Error as DockerError;
+use testdock::bollard::models::{ContainerCreateBody, HostConfig};
+use testdock::bollard::query_parameters::{
+    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveImageOptions, UploadToContainerOptionsBuilder,
+};
+use testdock::bollard::{self, Docker};
+use testdock::{labels, ContainerSpec, HostImage, ImageSource, InjectFile, Probe};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Result<T, E = BoxError> = std::result::Result<T, E>;
+
+const BUSYBOX: &str = "/bin/busybox";
+const CONFIG_PATH: &str = "/etc/bench/config";
+const CONFIG_SIZE: usize = 4096;
+const READY: &str = "ready";
+const SCRIPT: &str = "cat /etc/bench/config >/dev/null; echo ready; exec sleep 1000";
+const RAW_TEST_ID: &str = "bench::lifecycle::raw";
+const TESTDOCK_TEST_ID: &str = "bench::lifecycle::testdock";
+
+const WARMUP: usize = 2;
+const DEFAULT_ITERATIONS: usize = 25;
+const MIN_ITERATIONS: usize = 20;
+const ITERATIONS_ENV: &str = "TESTDOCK_BENCH_ITERATIONS";
+/// A lifecycle that takes longer than this is a failure, not a sample.
+const LIFECYCLE_LIMIT: Duration = Duration::from_secs(60);
+
+/// Target: testdock's lifecycle median at most this many times raw's.
+const MAX_RATIO: f64 = 1.10;
+/// Target: testdock's teardown median below this.
+const MAX_TEARDOWN: Duration = Duration::from_millis(300);
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let daemon = match testdock::daemon().await {
+        Ok(daemon) => daemon,
+        Err(e) => {
+            eprintln!(
+                "bench lifecycle: this benchmark needs a running Docker daemon, and none answered.\n\n{e}\n\n\
+                 To get one: `sudo apt-get install -y docker.io && sudo dockerd &` (or start Docker \
+                 Desktop), or point DOCKER_HOST at a daemon (e.g. `unix:///var/run/docker.sock`, \
+                 `tcp://host:2375`)."
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    if !Path::new(BUSYBOX).exists() {
+        eprintln!(
+            "bench lifecycle: the image is built from a static busybox at {BUSYBOX}, which is \
+             missing: `sudo apt-get install -y busybox-static`"
+        );
+        return ExitCode::FAILURE;
+    }
+    let docker = daemon.client().clone();
+    let endpoint = daemon.endpoint().endpoint.to_string();
+
+    // Everything runs in a task so that a panic or Ctrl-C still reaches the leak sweep.
+    let mut bench = tokio::spawn(bench(docker.clone(), endpoint));
+    let outcome: Result<(), String> = tokio::select! {
+        joined = &mut bench => match joined {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the bench failed: {e}")),
+            Err(e) => Err(format!("the bench panicked: {e}")),
+        },
+        _ = tokio::signal::ctrl_c() => {
+            bench.abort();
+            let _ = bench.await;
+            Err("interrupted".to_owned())
+        }
+    };
+
+    let leaks = match sweep(&docker).await {
+        Ok(leaks) => leaks,
+        Err(e) => {
+            eprintln!("bench lifecycle: the leak check could not list containers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut code = ExitCode::SUCCESS;
+    if let Err(e) = outcome {
+        eprintln!("bench lifecycle: {e}");
+        code = ExitCode::FAILURE;
+    }
+    if leaks.is_empty() {
+        println!(
+            "leak check: no container of session {} remains",
+            labels::session_id()
+        );
+    } else {
+        eprintln!(
+            "LEAK: {} container(s) of session {} were still there at the end (now removed): {leaks:#?}",
+            leaks.len(),
+            labels::session_id()
+        );
+        code = ExitCode::FAILURE;
+    }
+    code
+}
+
+/// Prepares the image, measures, prints, and removes the image if this run imported it.
+async fn bench(docker: Docker, endpoint: String) -> Result<()> {
+    let iterations = match std::env::var(ITERATIONS_ENV) {
+        Ok(n) => n
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{ITERATIONS_ENV}={n:?} is not a positive number"))?,
+        Err(_) => DEFAULT_ITERATIONS,
+    };
+    let version = docker.version().await?;
+
+    let image = busybox_image();
+    let known = managed_image_tags(&docker).await?;
+    let started = Instant::now();
+    let image_ref = image_reference(&image).await?;
+    let import_time = started.elapsed();
+    let imported_here = !known.contains(&image_ref);
+
+    let outcome = measure(&docker, &image, &image_ref, iterations).await;
+    if let Ok(samples) = &outcome {
+        let context = Context {
+            iterations,
+            daemon_version: version.version.unwrap_or_else(|| "?".into()),
+            daemon_api: version.api_version.unwrap_or_else(|| "?".into()),
+            client_api: docker.client_version().to_string(),
+            endpoint,
+            image_ref: image_ref.clone(),
+            import_time,
+            imported_here,
+        };
+        report(&context, samples);
+    }
+
+    if imported_here {
+        match docker
+            .remove_image(&image_ref, None::<RemoveImageOptions>, None)
+            .await
+        {
+            Ok(_) => println!("image {image_ref}: imported by this run, removed"),
+            Err(e) => {
+                eprintln!("image {image_ref}: imported by this run, could not be removed: {e}")
+            }
+        }
+    }
+    outcome.map(|_| ())
+}
+
+/// The static busybox with the applets the command uses.
+fn busybox_image() -> HostImage {
+    HostImage::new()
+        .binary_at(BUSYBOX, "/bin/busybox")
+        .symlink("/bin/sh", "busybox")
+        .symlink("/bin/cat", "busybox")
+        .symlink("/bin/sleep", "busybox")
+}
+
+/// Imports `image` (through testdock, as the timed runs will) and returns the reference
+/// testdock creates containers from, so that both paths use the identical image.
+async fn image_reference(image: &HostImage) -> Result<String> {
+    let c = ContainerSpec::new(image.clone())
+        .cmd(["sh", "-c", "echo ready; exec sleep 1000"])
+        .wait_for(Probe::log(READY))
+        .test_id(TESTDOCK_TEST_ID)
+        .start()
+        .await?;
+    let reference = c.image().to_owned();
+    c.remove().await?;
+    Ok(reference)
+}
+
+/// The tags of the testdock-labelled images on the daemon.
+async fn managed_image_tags(docker: &Docker) -> Result<HashSet<String>> {
+    let filter = HashMap::from([(
+        "label",
+        vec![format!(
+            "{}={}",
+            labels::MANAGED_BY,
+            labels::MANAGED_BY_VALUE
+        )],
+    )]);
+    let images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default().filters(&filter).build(),
+        ))
+        .await?;
+    Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Variant {
+    Raw,
+    Testdock,
+    TestdockDrop,
+    TestdockRef,
+}
+
+const VARIANTS: [Variant; 4] = [
+    Variant::Raw,
+    Variant::Testdock,
+    Variant::TestdockDrop,
+    Variant::TestdockRef,
+];
+
+/// Durations of one lifecycle.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// Before the first call until the probe passed.
+    startup: Duration,
+    /// From the teardown call until it returned (container gone).
+    teardown: Duration,
+    /// Both, measured as one interval.
+    total: Duration,
+    /// The raw path's steps (zero for testdock, whose steps are internal).
+    phases: Phases,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Phases {
+    create: Duration,
+    inject: Duration,
+    start: Duration,
+    ready: Duration,
+}
+
+#[derive(Debug, Default)]
+struct Series {
+    runs: Vec<Run>,
+}
+
+impl Series {
+    fn get(&self, f: impl Fn(&Run) -> Duration) -> Vec<Duration> {
+        self.runs.iter().map(f).collect()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Samples {
+    by_variant: HashMap<&'static str, Series>,
+    /// One `inspect_image` round trip per iteration (what a reference costs testdock).
+    inspect_image: Vec<Duration>,
+}
+
+impl Samples {
+    fn series(&self, v: Variant) -> &Series {
+        &self.by_variant[name(v)]
+    }
+}
+
+fn name(v: Variant) -> &'static str {
+    match v {
+        Variant::Raw => "raw",
+        Variant::Testdock => "testdock",
+        Variant::TestdockDrop => "testdock-drop",
+        Variant::TestdockRef => "testdock-ref",
+    }
+}
+
+async fn measure(
+    docker: &Docker,
+    image: &HostImage,
+    image_ref: &str,
+    iterations: usize,
+) -> Result<Samples> {
+    let config = bytes::Bytes::from(config_content());
+    let mut samples = Samples::default();
+    for v in VARIANTS {
+        samples.by_variant.insert(name(v), Series::default());
+    }
+    let mut seq = 0usize;
+    for i in 0..WARMUP + iterations {
+        let counted = i >= WARMUP;
+        let mut order = VARIANTS;
+        if i % 2 == 1 {
+            order.reverse();
+        }
+        for v in order {
+            seq += 1;
+            let run = tokio::time::timeout(LIFECYCLE_LIMIT, async {
+                match v {
+                    Variant::Raw => raw_lifecycle(docker, image_ref, &config, seq).await,
+                    Variant::Testdock => {
+                        testdock_lifecycle(docker, image.clone().into(), &config, false).await
+                    }
+                    Variant::TestdockDrop => {
+                        testdock_lifecycle(docker, image.clone().into(), &config, true).await
+                    }
+                    Variant::TestdockRef => {
+                        testdock_lifecycle(docker, image_ref.into(), &config, false).await
+                    }
+                }
+            })
+            .await
+            .map_err(|_| format!("a {} lifecycle took over {LIFECYCLE_LIMIT:?}", name(v)))?
+            .map_err(|e| format!("{} lifecycle: {e}", name(v)))?;
+            if counted {
+                samples
+                    .by_variant
+                    .get_mut(name(v))
+                    .expect("every variant has a series")
+                    .runs
+                    .push(run);
+            }
+        }
+        let started = Instant::now();
+        docker.inspect_image(image_ref).await?;
+        if counted {
+            samples.inspect_image.push(started.elapsed());
+        }
+    }
+    Ok(samples)
+}
+
+/// 4 KiB of text.
+fn config_content() -> Vec<u8> {
+    let line = b"bench.setting = 0123456789abcdefghijklmnopqrstuvwxyz\n";
+    line.iter().copied().cycle().take(CONFIG_SIZE).collect()
+}
+
+/// The lifecycle through testdock, as the brief gives it.
+async fn testdock_lifecycle(
+    docker: &Docker,
+    image: ImageSource,
+    config: &bytes::Bytes,
+    drop_it: bool,
+) -> Result<Run> {
+    let t0 = Instant::now();
+    let c = ContainerSpec::new(image)
+        .file(InjectFile::from_bytes(CONFIG_PATH, config.clone()))
+        .cmd(["sh", "-c", SCRIPT])
+        .wait_for(Probe::log(READY))
+        .test_id(TESTDOCK_TEST_ID)
+        .start()
+        .await?;
+    let ready = Instant::now();
+    let name = c.name().to_owned();
+    let t_teardown = Instant::now();
+    if drop_it {
+        // Drop blocks until the container is removed.
+        drop(c);
+    } else {
+        c.remove().await?;
+    }
+    let gone = Instant::now();
+    assert_gone(docker, &name).await?;
+    Ok(Run {
+        startup: ready - t0,
+        teardown: gone - t_teardown,
+        total: gone - t0,
+        phases: Phases::default(),
+    })
+}
+
+/// The same lifecycle with bollard alone: the calls testdock makes, and nothing else.
+async fn raw_lifecycle(docker: &Docker, image: &str, config: &[u8], seq: usize) -> Result<Run> {
+    let name = format!("bench-raw-{}-{seq}", labels::session_id());
+    let t0 = Instant::now();
+    let body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        cmd: Some(vec!["sh".into(), "-c".into(), SCRIPT.into()]),
+        labels: Some(HashMap::from([
+            (
+                labels::MANAGED_BY.to_owned(),
+                labels::MANAGED_BY_VALUE.to_owned(),
+            ),
+            (labels::SESSION.to_owned(), labels::session_id().to_owned()),
+            (labels::TEST.to_owned(), RAW_TEST_ID.to_owned()),
+            (labels::PID.to_owned(), std::process::id().to_string()),
+        ])),
+        host_config: Some(HostConfig {
+            privileged: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let created = docker.create_container(Some(options), body).await?;
+    let t_created = Instant::now();
+
+    let archive = config_archive(CONFIG_PATH.trim_start_matches('/'), config)?;
+    let options = UploadToContainerOptionsBuilder::default().path("/").build();
+    docker
+        .upload_to_container(
+            &created.id,
+            Some(options),
+            bollard::body_full(archive.into()),
+        )
+        .await?;
+    let t_injected = Instant::now();
+
+    docker.start_container(&created.id, None).await?;
+    let t_started = Instant::now();
+
+    // The followed stream is closed once the line is seen, as testdock does.
+    {
+        let options = LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = std::pin::pin!(docker.logs(&created.id, Some(options)));
+        let mut seen = Vec::new();
+        loop {
+            match logs.next().await {
+                Some(chunk) => {
+                    seen.extend_from_slice(chunk?.as_ref());
+                    if seen.windows(READY.len()).any(|w| w == READY.as_bytes()) {
+                        break;
+                    }
+                }
+                None => {
+                    return Err(format!(
+                        "container {name} stopped before printing `{READY}`; it printed {:?}",
+                        String::from_utf8_lossy(&seen)
+                    )
+                    .into())
+                }
+            }
+        }
+    }
+    let t_ready = Instant::now();
+
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    let t_teardown = Instant::now();
+    docker.remove_container(&name, Some(options)).await?;
+    let gone = Instant::now();
+    assert_gone(docker, &name).await?;
+    Ok(Run {
+        startup: t_ready - t0,
+        teardown: gone - t_teardown,
+        total: gone - t0,
+        phases: Phases {
+            create: t_created - t0,
+            inject: t_injected - t_created,
+            start: t_started - t_injected,
+            ready: t_ready - t_started,
+        },
+    })
+}
+
+/// A one-file tar archive, as testdock writes one (GNU header, mode 0644, root, mtime now).
+fn config_archive(path: &str, content: &[u8]) -> Result<Vec<u8>> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_mode(0o644);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_mtime(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    header.set_size(content.len() as u64);
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append_data(&mut header, path, content)?;
+    Ok(builder.into_inner()?)
+}
+
+/// Fails unless the daemon says the container does not exist.
+async fn assert_gone(docker: &Docker, name: &str) -> Result<()> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Ok(info) => Err(format!(
+            "container {name} still exists after its teardown returned (status {:?})",
+            info.state.and_then(|s| s.status)
+        )
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Lists the testdock-labelled containers, removes those of this run, and returns them.
+async fn sweep(docker: &Docker) -> Result<Vec<String>> {
+    let filter = HashMap::from([("label", vec![labels::MANAGED_BY.to_owned()])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await?;
+    let mut ours = Vec::new();
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        if labels.get(labels::SESSION).map(String::as_str) != Some(labels::session_id()) {
+            continue;
+        }
+        let id = c.id.unwrap_or_default();
+        let options = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
+        let removal = match docker.remove_container(&id, Some(options)).await {
+            Ok(()) => "removed now".to_owned(),
+            Err(e) => format!("could not be removed: {e}"),
+        };
+        ours.push(format!(
+            "{:?} ({}, test {:?}): {removal}",
+            c.names.unwrap_or_default(),
+            c.state.map(|s| s.to_string()).unwrap_or_default(),
+            labels.get(labels::TEST)
+        ));
+    }
+    Ok(ours)
+}
+
+// ---------------------------------------------------------------------------------------
+// Statistics and the report.
+
+fn sorted(v: &[Duration]) -> Vec<Duration> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let v = sorted(v);
+    let n = v.len();
+    if n == 0 {
+        Duration::ZERO
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    }
+}
+
+/// Nearest-rank 90th percentile.
+fn p90(v: &[Duration]) -> Duration {
+    let v = sorted(v);
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (v.len() * 9).div_ceil(10).max(1);
+    v[rank - 1]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    ms(a) / ms(b).max(f64::MIN_POSITIVE)
+}
+
+#[derive(Debug)]
+struct Context {
+    iterations: usize,
+    daemon_version: String,
+    daemon_api: String,
+    client_api: String,
+    endpoint: String,
+    image_ref: String,
+    import_time: Duration,
+    imported_here: bool,
+}
+
+fn report(ctx: &Context, s: &Samples) {
+    let raw = s.series(Variant::Raw);
+    let td = s.series(Variant::Testdock);
+    let td_drop = s.series(Variant::TestdockDrop);
+    let td_ref = s.series(Variant::TestdockRef);
+
+    println!();
+    println!(
+        "testdock lifecycle benchmark: create -> inject 4 KiB -> start -> log `ready` -> remove"
+    );
+    println!(
+        "iterations: {} counted per variant (+{WARMUP} warm-up), variants interleaved, order reversed every iteration{}",
+        ctx.iterations,
+        if ctx.iterations < MIN_ITERATIONS {
+            format!(" (fewer than {MIN_ITERATIONS}: a smoke run, not a measurement)")
+        } else {
+            String::new()
+        }
+    );
+    println!(
+        "daemon: Docker {} (API {}), client API {}, at {}",
+        ctx.daemon_version, ctx.daemon_api, ctx.client_api, ctx.endpoint
+    );
+    println!(
+        "image: {} (static busybox; {} before timing in {:.0} ms)",
+        ctx.image_ref,
+        if ctx.imported_here {
+            "imported"
+        } else {
+            "already present, checked"
+        },
+        ms(ctx.import_time)
+    );
+    println!();
+
+    let rows: [(&str, Vec<Duration>, Vec<Duration>); 4] = [
+        ("lifecycle total", raw.get(|r| r.total), td.get(|r| r.total)),
+        (
+            "startup (to ready)",
+            raw.get(|r| r.startup),
+            td.get(|r| r.startup),
+        ),
+        (
+            "teardown (remove)",
+            raw.get(|r| r.teardown),
+            td.get(|r| r.teardown),
+        ),
+        (
+            "teardown (drop) *",
+            raw.get(|r| r.teardown),
+            td_drop.get(|r| r.teardown),
+        ),
+    ];
+    println!(
+        "{:<20} | {:>10} | {:>13} | {:>6} | {:>10} | {:>13}",
+        "ms", "raw median", "testdock med.", "ratio", "raw p90", "testdock p90"
+    );
+    println!(
+        "{}",
+        "-".repeat(20 + 3 + 10 + 3 + 13 + 3 + 6 + 3 + 10 + 3 + 13)
+    );
+    for (label, r, t) in &rows {
+        println!(
+            "{:<20} | {:>10.1} | {:>13.1} | {:>6.3} | {:>10.1} | {:>13.1}",
+            label,
+            ms(median(r)),
+            ms(median(t)),
+            ratio(median(t), median(r)),
+            ms(p90(r)),
+            ms(p90(t)),
+        );
+    }
+    println!("* raw has no drop: its column is raw remove_container; testdock's is `drop(c)` (blocks until removed)");
+
+    println!();
+    println!("raw lifecycle by step (median / p90 ms):");
+    let steps: [(&str, Vec<Duration>); 5] = [
+        ("create_container", raw.get(|r| r.phases.create)),
+        ("upload_to_container", raw.get(|r| r.phases.inject)),
+        ("start_container", raw.get(|r| r.phases.start)),
+        ("logs until `ready`", raw.get(|r| r.phases.ready)),
+        ("remove_container", raw.get(|r| r.teardown)),
+    ];
+    for (label, v) in &steps {
+        println!("  {label:<22} {:>8.1} / {:>8.1}", ms(median(v)), ms(p90(v)));
+    }
+
+    println!();
+    println!("where testdock's startup time goes (medians, ms):");
+    let raw_startup = median(&raw.get(|r| r.startup));
+    let td_startup = median(&td.get(|r| r.startup));
+    let ref_startup = median(&td_ref.get(|r| r.startup));
+    let drop_startup = median(&td_drop.get(|r| r.startup));
+    let inspect = median(&s.inspect_image);
+    println!(
+        "  testdock, HostImage            {:>8.1}  (runs with drop teardown: {:.1})",
+        ms(td_startup),
+        ms(drop_startup)
+    );
+    println!(
+        "  testdock, image reference      {:>8.1}  (lifecycle total {:.1}, p90 {:.1})",
+        ms(ref_startup),
+        ms(median(&td_ref.get(|r| r.total))),
+        ms(p90(&td_ref.get(|r| r.total)))
+    );
+    println!("  raw                            {:>8.1}", ms(raw_startup));
+    println!(
+        "  => HostImage preparation per start (HostImage - reference): {:+.1}",
+        ms(td_startup) - ms(ref_startup)
+    );
+    println!(
+        "  => the rest of testdock's start (reference - raw):          {:+.1}  (one inspect_image round trip alone: {:.1})",
+        ms(ref_startup) - ms(raw_startup),
+        ms(inspect)
+    );
+
+    println!();
+    println!("targets:");
+    let lifecycle_ratio = ratio(median(&td.get(|r| r.total)), median(&raw.get(|r| r.total)));
+    let mut missed = Vec::new();
+    let mut check = |met: bool, text: String| {
+        if met {
+            println!("  met: {text}");
+        } else {
+            missed.push(text);
+        }
+    };
+    check(
+        lifecycle_ratio <= MAX_RATIO,
+        format!(
+            "lifecycle median ratio testdock/raw = {lifecycle_ratio:.3} (target <= {MAX_RATIO:.2})"
+        ),
+    );
+    for (label, v) in [
+        ("remove", td.get(|r| r.teardown)),
+        ("drop", td_drop.get(|r| r.teardown)),
+    ] {
+        let m = median(&v);
+        check(
+            m < MAX_TEARDOWN,
+            format!(
+                "testdock teardown ({label}) median = {:.1} ms (target < {} ms)",
+                ms(m),
+                MAX_TEARDOWN.as_millis()
+            ),
+        );
+    }
+    for text in &missed {
+        println!("  TARGET MISSED: {text}");
+    }
+    println!();
+}

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use bytes::Bytes;
 
 /// Where an injected file's content comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum Source {
     /// In-memory bytes.
     Bytes(Bytes),
@@ -34,7 +34,7 @@ pub(crate) enum Source {
 ///     .owner(1000, 1000);
 /// # let _ = (config, secret);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[must_use]
 pub struct InjectFile {
     pub(crate) path: String,

@@ -6,12 +6,15 @@
 //! of that archive and of the image config, so the same recipe is imported once per
 //! daemon and costs one inspect call afterwards.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
 use futures::TryStreamExt;
+use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
 use super::elf::{resolve_closure, ElfError};
@@ -44,7 +47,7 @@ const REPOSITORY: &str = "testdock/host";
 ///     .await?;
 /// # let _ = c; Ok(()) }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 #[must_use]
 pub struct HostImage {
     binaries: Vec<(PathBuf, String)>,
@@ -237,6 +240,18 @@ impl HostImage {
 
     /// Imports the image unless the daemon has it; returns its reference.
     pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+        // Within a process the recipe's reference is remembered, so a later start costs
+        // one inspect instead of re-reading and re-hashing the host files.
+        let known = KNOWN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(self)
+            .cloned();
+        if let Some(reference) = known {
+            if super::exists(docker, &reference).await? {
+                return Ok(reference);
+            }
+        }
         let started = Instant::now();
         let recipe = self.clone();
         let (rootfs, changes) =
@@ -276,9 +291,16 @@ impl HostImage {
             },
         )
         .await?;
+        KNOWN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self.clone(), reference.clone());
         Ok(reference)
     }
 }
+
+/// Recipes imported (or found) in this process, and their references.
+static KNOWN: Lazy<Mutex<HashMap<HostImage, String>>> = Lazy::new(Default::default);
 
 const PASSWD: &[u8] =
     b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
