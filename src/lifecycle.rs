@@ -47,10 +47,12 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let image = crate::image::ensure(docker, &spec.image).await?;
 
     let test_id = spec.resolved_test_id();
-    let guard = RemovalGuard::new(Target {
+    let mut guard = RemovalGuard::new(Target {
         name: name.clone(),
         volumes: spec.named_volumes(),
+        created: None,
     });
+    let created_tx = guard.create_pending();
     let started = Instant::now();
     let ctx = Ctx {
         docker,
@@ -60,7 +62,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     };
     let outcome = tokio::time::timeout(
         spec.startup_timeout,
-        bring_up(&ctx, &spec, test_id, archive),
+        bring_up(&ctx, &spec, test_id, archive, created_tx),
     )
     .await;
     let failure = match outcome {
@@ -127,15 +129,33 @@ async fn bring_up(
     spec: &ContainerSpec,
     test_id: &str,
     archive: Option<Vec<u8>>,
+    created_tx: tokio::sync::watch::Sender<bool>,
 ) -> Result<Up> {
     let docker = ctx.docker;
     let body = spec.create_body(ctx.name, ctx.image, test_id);
     let options = CreateContainerOptionsBuilder::default()
         .name(ctx.name)
         .build();
-    let created = docker
-        .create_container(Some(options), body)
+    // The create runs detached on the teardown runtime: if this future is dropped while
+    // the request is in flight, the daemon still creates the container, and the guard
+    // waits for the answer before removing it.
+    let create = {
+        let docker = docker.clone();
+        async move {
+            let result = docker.create_container(Some(options), body).await;
+            let _ = created_tx.send(true);
+            result
+        }
+    };
+    let created = crate::cleanup::spawn_detached(create)
+        .map_err(|source| Error::HostIo {
+            action: "start the teardown thread for",
+            path: ctx.name.into(),
+            target: None,
+            source,
+        })?
         .await
+        .expect("the create request does not panic")
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
 
     if let Some(archive) = archive {

@@ -1,72 +1,70 @@
-//! The background teardown thread used by `Drop`.
+//! The background teardown runtime: one long-lived thread with a small runtime of its own.
 //!
 //! `Drop` cannot `.await`, and may run with no runtime, inside a current-thread runtime
 //! (where blocking on that runtime would deadlock) or inside a multi-thread one. So it
-//! hands the removal to one long-lived thread that owns a small runtime of its own, and
-//! waits for the answer with a bounded, plain blocking wait.
+//! hands the removal to this thread and waits for the answer with a bounded, plain
+//! blocking wait. The create request of every container also runs here, so that it is
+//! never abandoned half-way when the caller's future is dropped or its runtime shuts
+//! down: the daemon finishes a create whose client went away, and the removal must wait
+//! for that answer instead of finding nothing yet.
 
+use std::future::Future;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use once_cell::sync::OnceCell;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::runtime::Handle;
 
 use super::{remove_container, Target};
 
-struct Job {
-    target: Target,
-    done: mpsc::SyncSender<()>,
+static RUNTIME: OnceCell<Handle> = OnceCell::new();
+
+/// The teardown runtime's handle, started on first use.
+fn runtime() -> std::io::Result<&'static Handle> {
+    RUNTIME.get_or_try_init(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("testdock-teardown".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+        Ok(handle)
+    })
 }
 
-static WORKER: OnceCell<UnboundedSender<Job>> = OnceCell::new();
-
-fn worker() -> Option<&'static UnboundedSender<Job>> {
-    WORKER
-        .get_or_try_init(|| {
-            let (tx, mut rx) = unbounded_channel::<Job>();
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            std::thread::Builder::new()
-                .name("testdock-teardown".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        while let Some(job) = rx.recv().await {
-                            tokio::spawn(async move {
-                                if let Ok(daemon) = crate::docker::daemon().await {
-                                    if let Err(e) =
-                                        remove_container(daemon.client(), &job.target).await
-                                    {
-                                        eprintln!(
-                                            "testdock: could not remove container `{}`: {e}",
-                                            job.target.name
-                                        );
-                                    }
-                                }
-                                let _ = job.done.send(());
-                            });
-                        }
-                    })
-                })?;
-            Ok::<_, std::io::Error>(tx)
-        })
-        .map_err(|e| eprintln!("testdock: cannot start the teardown thread: {e}"))
-        .ok()
+/// Runs `future` to completion on the teardown runtime, whatever happens to the caller.
+pub(crate) fn spawn<F>(future: F) -> std::io::Result<tokio::task::JoinHandle<F::Output>>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(runtime()?.spawn(future))
 }
 
-/// Removes `target` on the teardown thread and waits up to `limit` for it.
+/// Removes `target` on the teardown runtime and waits up to `limit` for it.
 pub(super) fn remove_blocking(target: Target, limit: Duration) {
-    let Some(tx) = worker() else { return };
     let name = target.name.clone();
     let (done_tx, done_rx) = mpsc::sync_channel(1);
-    if tx
-        .send(Job {
-            target,
-            done: done_tx,
-        })
-        .is_err()
-    {
-        eprintln!("testdock: teardown thread is gone; container `{name}` may be left behind");
+    let job = async move {
+        match crate::docker::daemon().await {
+            Ok(daemon) => {
+                if let Err(e) = remove_container(daemon.client(), &target).await {
+                    eprintln!(
+                        "testdock: could not remove container `{}`: {e}",
+                        target.name
+                    );
+                }
+            }
+            Err(e) => eprintln!(
+                "testdock: could not remove container `{}`: {e}",
+                target.name
+            ),
+        }
+        let _ = done_tx.send(());
+    };
+    if let Err(e) = spawn(job) {
+        eprintln!("testdock: cannot start the teardown thread ({e}); container `{name}` may be left behind");
         return;
     }
     if done_rx.recv_timeout(limit).is_err() {

@@ -3,10 +3,14 @@
 use std::time::Duration;
 
 use bollard::Docker;
+use tokio::sync::watch;
 
 use super::{background, remove_container, Target, TEARDOWN_TIMEOUT};
 
 /// Removes its container when told to, or when dropped while still armed.
+///
+/// It stays armed until a removal has succeeded, so a removal that is itself cancelled
+/// (an outer timeout around `remove()`) or fails is retried when the guard drops.
 #[derive(Debug)]
 pub(crate) struct RemovalGuard {
     target: Option<Target>,
@@ -25,15 +29,28 @@ impl RemovalGuard {
         self.target.as_ref().map_or("", |t| t.name.as_str())
     }
 
-    /// Removes the container now, in async code, and disarms the guard (also when the
-    /// removal fails: the error says what is left).
+    /// Tells the guard that a create request is on its way: removal waits for its
+    /// answer. Returns the sender to signal when it is answered.
+    pub(crate) fn create_pending(&mut self) -> watch::Sender<bool> {
+        let (tx, rx) = watch::channel(false);
+        if let Some(target) = &mut self.target {
+            target.created = Some(rx);
+        }
+        tx
+    }
+
+    /// Removes the container now, in async code, and disarms the guard once it is gone.
     pub(crate) async fn remove(mut self, docker: &Docker) -> Result<Duration, RemoveError> {
-        let Some(target) = self.target.take() else {
+        let Some(target) = self.target.as_ref() else {
             return Ok(Duration::ZERO);
         };
         let started = std::time::Instant::now();
-        match tokio::time::timeout(TEARDOWN_TIMEOUT, remove_container(docker, &target)).await {
-            Ok(Ok(())) => Ok(started.elapsed()),
+        match tokio::time::timeout(TEARDOWN_TIMEOUT, remove_container(docker, target)).await {
+            Ok(Ok(())) => {
+                self.target = None;
+                Ok(started.elapsed())
+            }
+            // Still armed: dropping `self` retries on the teardown thread.
             Ok(Err(source)) => Err(RemoveError::Docker { source }),
             Err(_) => Err(RemoveError::Timeout {
                 limit: TEARDOWN_TIMEOUT,

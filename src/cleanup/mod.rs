@@ -11,6 +11,7 @@ mod background;
 mod guard;
 mod remove;
 
+pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
 pub(crate) use remove::{remove_container, Target};
 
