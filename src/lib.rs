@@ -81,6 +81,7 @@ mod lifecycle;
 mod logs;
 mod probe;
 mod spec;
+pub mod timeouts;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
