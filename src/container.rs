@@ -391,6 +391,7 @@ impl Container {
                     limit,
                     elapsed: started.elapsed(),
                     waiting_for: None,
+                    state: None,
                     logs: Default::default(),
                 },
             })

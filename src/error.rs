@@ -198,8 +198,9 @@ pub enum Error {
 
     /// A step did not finish within its time limit.
     #[error(
-        "{step} of container `{container}` (image `{image}`) timed out after {elapsed:?} (limit {limit:?}){}\n  last log lines:\n{logs}",
-        waiting_for_suffix(.waiting_for)
+        "{step} of container `{container}` (image `{image}`) timed out after {elapsed:?} (limit {limit:?}){}{}\n  last log lines:\n{logs}",
+        waiting_for_suffix(.waiting_for),
+        state_suffix(.state)
     )]
     Timeout {
         /// The step that timed out.
@@ -214,6 +215,29 @@ pub enum Error {
         elapsed: Duration,
         /// What was being waited for (a probe description), if anything.
         waiting_for: Option<String>,
+        /// The container's state when the limit passed (`running`, `restarting`, ...).
+        state: Option<String>,
+        /// The container's last log lines.
+        logs: LogTail,
+    },
+
+    /// A readiness probe can never pass: the healthcheck reported `unhealthy`, the
+    /// container exited with another code than expected, or the probe is unusable
+    /// (an invalid regex, an unpublished port, no healthcheck).
+    #[error(
+        "container `{container}` (image `{image}`) cannot become ready after {elapsed:?}: {reason}\n  probe: {probe}\n  last log lines:\n{logs}"
+    )]
+    ProbeFailed {
+        /// The container's name.
+        container: String,
+        /// The container's image.
+        image: String,
+        /// The probe that failed.
+        probe: String,
+        /// Why it can never pass.
+        reason: String,
+        /// Time since startup began.
+        elapsed: Duration,
         /// The container's last log lines.
         logs: LogTail,
     },
@@ -262,6 +286,13 @@ fn for_suffix(target: &Option<String>) -> String {
     }
 }
 
+fn state_suffix(state: &Option<String>) -> String {
+    match state {
+        Some(state) => format!("; container state: {state}"),
+        None => String::new(),
+    }
+}
+
 fn logs_suffix(logs: &Option<LogTail>) -> String {
     match logs {
         Some(logs) => format!("\n  last log lines:\n{logs}"),
@@ -303,7 +334,8 @@ impl Error {
             Error::InvalidInput { container, .. }
             | Error::Docker { container, .. }
             | Error::Exited { container, .. }
-            | Error::Timeout { container, .. } => Some(container),
+            | Error::Timeout { container, .. }
+            | Error::ProbeFailed { container, .. } => Some(container),
             _ => None,
         }
     }
@@ -312,7 +344,9 @@ impl Error {
     pub fn logs(&self) -> Option<&LogTail> {
         match self {
             Error::Docker { logs, .. } => logs.as_ref(),
-            Error::Exited { logs, .. } | Error::Timeout { logs, .. } => Some(logs),
+            Error::Exited { logs, .. }
+            | Error::Timeout { logs, .. }
+            | Error::ProbeFailed { logs, .. } => Some(logs),
             _ => None,
         }
     }
@@ -380,11 +414,13 @@ mod tests {
             limit: Duration::from_secs(2),
             elapsed: Duration::from_secs(2),
             waiting_for: Some("log line \"ready\"".into()),
+            state: Some("running".into()),
             logs: LogTail::default(),
         };
         let text = err.to_string();
         assert!(text.contains("timed out"), "{text}");
         assert!(text.contains("limit 2s"), "{text}");
         assert!(text.contains("waiting for log line \"ready\""), "{text}");
+        assert!(text.contains("container state: running"), "{text}");
     }
 }

@@ -80,6 +80,7 @@ pub mod labels;
 mod lifecycle;
 mod logs;
 mod probe;
+mod readiness;
 mod spec;
 pub mod timeouts;
 
@@ -92,8 +93,8 @@ pub use image::{HostImage, ImageSource};
 pub use inject::InjectFile;
 pub use lifecycle::start;
 pub use logs::{LogChunk, LogStream, Logs};
-pub use probe::{LogProbe, LogSource, Probe};
-pub use spec::{ContainerSpec, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
+pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
+pub use spec::{ContainerSpec, Healthcheck, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
 
 /// The `#[container_test]` attribute (not implemented yet: using it is a compile error
 /// that says so).

@@ -6,17 +6,17 @@
 //! dropping the `start()` future mid-way all end in removal.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use bollard::Docker;
-use futures::StreamExt;
 
 use crate::cleanup::{RemovalGuard, Target};
 use crate::container::{Container, Parts, PortMap};
 use crate::error::{Error, LogTail, Result, Step};
-use crate::logs::{LineTail, LogStream, TAIL_LINES};
-use crate::probe::{LogProbe, LogSource, Probe, StreamMatcher};
+use crate::probe::Probe;
+use crate::readiness::{self, Failure};
 use crate::spec::{ContainerSpec, Protocol};
 
 /// Starts a container from `spec` and waits until its probe passes.
@@ -53,18 +53,18 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
         created: None,
     });
     let created_tx = guard.create_pending();
-    let started = Instant::now();
+    let limit = crate::timeouts::scaled(spec.startup_timeout);
     let ctx = Ctx {
         docker,
+        host: daemon.host(),
         name: &name,
         image: &image,
-        started,
+        started: Instant::now(),
+        step: Mutex::new(Step::Create),
+        last: Mutex::new(None),
     };
-    let outcome = tokio::time::timeout(
-        spec.startup_timeout,
-        bring_up(&ctx, &spec, test_id, archive, created_tx),
-    )
-    .await;
+    let outcome =
+        tokio::time::timeout(limit, bring_up(&ctx, &spec, test_id, archive, created_tx)).await;
     let failure = match outcome {
         Ok(Ok(up)) => {
             let parts = Parts {
@@ -78,15 +78,11 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
             return Ok(Container::new(docker.clone(), guard, parts));
         }
         Ok(Err(error)) => error,
-        Err(_elapsed) => Error::Timeout {
-            step: Step::Ready,
-            container: name.clone(),
-            image: image.clone(),
-            limit: spec.startup_timeout,
-            elapsed: started.elapsed(),
-            waiting_for: Some(spec.probe.to_string()),
-            logs: crate::logs::tail(docker, &name).await,
-        },
+        Err(_elapsed) => {
+            let step = *ctx.step.lock().unwrap_or_else(|e| e.into_inner());
+            let waiting_for = (step == Step::Ready).then(|| ctx.waiting_for(&spec.probe));
+            ctx.timeout(step, limit, waiting_for).await
+        }
     };
     if let Err(e) = guard.remove(docker).await {
         eprintln!("testdock: cleanup after a failed start also failed: {e:?}");
@@ -96,12 +92,21 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
 
 struct Ctx<'a> {
     docker: &'a Docker,
+    host: &'a str,
     name: &'a str,
     image: &'a str,
     started: Instant,
+    /// The step in progress, for the error when the startup timeout strikes.
+    step: Mutex<Step>,
+    /// The last observation of a polling probe.
+    last: Mutex<Option<String>>,
 }
 
 impl Ctx<'_> {
+    fn enter(&self, step: Step) {
+        *self.step.lock().unwrap_or_else(|e| e.into_inner()) = step;
+    }
+
     fn docker_error(
         &self,
         step: Step,
@@ -115,6 +120,65 @@ impl Ctx<'_> {
             elapsed: self.started.elapsed(),
             logs,
             source: Box::new(source),
+        }
+    }
+
+    /// The probe, with what a polling probe saw last.
+    fn waiting_for(&self, probe: &Probe) -> String {
+        match self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            Some(last) => format!("{probe} (last attempt: {last})"),
+            None => probe.to_string(),
+        }
+    }
+
+    /// A timeout error with the container's state and last log lines.
+    async fn timeout(&self, step: Step, limit: Duration, waiting_for: Option<String>) -> Error {
+        let state = self
+            .docker
+            .inspect_container(self.name, None)
+            .await
+            .ok()
+            .and_then(|i| i.state?.status)
+            .map(|s| s.to_string());
+        Error::Timeout {
+            step,
+            container: self.name.to_owned(),
+            image: self.image.to_owned(),
+            limit,
+            elapsed: self.started.elapsed(),
+            waiting_for,
+            state,
+            logs: crate::logs::tail(self.docker, self.name).await,
+        }
+    }
+
+    /// Turns a readiness failure into the error the caller sees.
+    async fn readiness_error(&self, id: &str, probe: &Probe, failure: Failure) -> Error {
+        match failure {
+            Failure::Exited => exited(self, id, Step::Ready).await,
+            Failure::Definitive(reason) => Error::ProbeFailed {
+                container: self.name.to_owned(),
+                image: self.image.to_owned(),
+                probe: probe.to_string(),
+                reason,
+                elapsed: self.started.elapsed(),
+                logs: crate::logs::tail(self.docker, id).await,
+            },
+            Failure::ProbeTimeout {
+                probe: inner,
+                limit,
+            } => {
+                let waiting_for = match self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                {
+                    Some(last) => format!("{inner} (last attempt: {last})"),
+                    None => inner,
+                };
+                self.timeout(Step::Ready, limit, Some(waiting_for)).await
+            }
+            Failure::Docker(e) => {
+                let logs = crate::logs::tail(self.docker, id).await;
+                self.docker_error(Step::Ready, e, Some(logs))
+            }
         }
     }
 }
@@ -159,6 +223,7 @@ async fn bring_up(
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
 
     if let Some(archive) = archive {
+        ctx.enter(Step::Inject);
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         docker
             .upload_to_container(
@@ -170,65 +235,42 @@ async fn bring_up(
             .map_err(|e| ctx.docker_error(Step::Inject, e, None))?;
     }
 
+    ctx.enter(Step::Start);
+    // Events from this instant on are replayed to the fail-fast watcher.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - 1.0)
+        .unwrap_or(0.0);
     if let Err(e) = docker.start_container(&created.id, None).await {
         let logs = crate::logs::tail(docker, &created.id).await;
         return Err(ctx.docker_error(Step::Start, e, Some(logs)));
     }
 
-    let ready = wait_ready(ctx, &created.id, &spec.probe);
-    let ports = async {
-        if spec.ports.is_empty() {
-            Ok(PortMap::new())
-        } else {
-            published_ports(ctx, &created.id).await
-        }
+    ctx.enter(Step::Ready);
+    let ports = if spec.ports.is_empty() {
+        PortMap::new()
+    } else {
+        published_ports(ctx, &created.id).await?
     };
-    let (ready, ports) = futures::join!(ready, ports);
-    ready?;
+    let target = readiness::Target {
+        docker,
+        id: &created.id,
+        host: ctx.host,
+        ports: &ports,
+        last: &ctx.last,
+    };
+    if let Err(failure) = readiness::wait(&target, &spec.probe, since).await {
+        return Err(ctx.readiness_error(&created.id, &spec.probe, failure).await);
+    }
     Ok(Up {
         id: created.id,
-        ports: ports?,
+        ports,
     })
 }
 
-/// Waits for `probe`, failing at once if the container exits.
-async fn wait_ready(ctx: &Ctx<'_>, id: &str, probe: &Probe) -> Result<()> {
-    match probe {
-        Probe::Started => Ok(()),
-        Probe::Log(log) => wait_for_log(ctx, id, log).await,
-    }
-}
-
-/// Follows the logs from the first line until the pattern has been seen often enough.
-/// The followed stream ends when the container stops, which is how an exit is noticed
-/// without polling.
-async fn wait_for_log(ctx: &Ctx<'_>, id: &str, probe: &LogProbe) -> Result<()> {
-    let mut stdout = StreamMatcher::new(&probe.pattern);
-    let mut stderr = StreamMatcher::new(&probe.pattern);
-    let (mut seen_out, mut seen_err) = (0, 0);
-    let mut tail = LineTail::new(TAIL_LINES);
-    let mut chunks = std::pin::pin!(crate::logs::stream(ctx.docker, id, true, None));
-    while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| ctx.docker_error(Step::Ready, e, Some(tail.snapshot())))?;
-        tail.push(&chunk);
-        match (chunk.stream, probe.source) {
-            (LogStream::Stdout, LogSource::Stdout | LogSource::Either) => {
-                seen_out = stdout.feed(&chunk.bytes)
-            }
-            (LogStream::Stderr, LogSource::Stderr | LogSource::Either) => {
-                seen_err = stderr.feed(&chunk.bytes)
-            }
-            _ => {}
-        }
-        if seen_out + seen_err >= probe.occurrences {
-            return Ok(());
-        }
-    }
-    Err(exited(ctx, id, Step::Ready, tail.finish()).await)
-}
-
 /// The error for a container that stopped while it was being waited for.
-async fn exited(ctx: &Ctx<'_>, id: &str, step: Step, logs: LogTail) -> Error {
+async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
+    let logs = crate::logs::tail(ctx.docker, id).await;
     match ctx.docker.inspect_container(id, None).await {
         Ok(info) => {
             let state = info.state.unwrap_or_default();

@@ -170,11 +170,6 @@ impl LineTail {
             lines: self.lines.into_iter().collect(),
         }
     }
-
-    /// A copy of the current state as a [`LogTail`].
-    pub(crate) fn snapshot(&self) -> LogTail {
-        self.clone().finish()
-    }
 }
 
 #[cfg(test)]
@@ -202,6 +197,6 @@ mod tests {
     fn only_the_last_lines_are_kept() {
         let mut tail = LineTail::new(2);
         tail.push(&chunk(LogStream::Stdout, "1\n2\n3\r\n"));
-        assert_eq!(tail.snapshot().lines, ["2", "3"]);
+        assert_eq!(tail.finish().lines, ["2", "3"]);
     }
 }

@@ -147,6 +147,7 @@ pub struct ContainerSpec {
     pub(crate) startup_timeout: Duration,
     pub(crate) files: Vec<InjectFile>,
     pub(crate) probe: Probe,
+    healthcheck: Option<Healthcheck>,
     test_id: String,
 }
 
@@ -175,6 +176,7 @@ impl ContainerSpec {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             files: Vec::new(),
             probe: Probe::none(),
+            healthcheck: None,
             test_id: labels::current_test_id(),
         }
     }
@@ -362,6 +364,13 @@ impl ContainerSpec {
         self
     }
 
+    /// A Docker healthcheck for the container (replacing the image's), to wait for
+    /// with [`Probe::healthy`].
+    pub fn healthcheck(mut self, check: Healthcheck) -> Self {
+        self.healthcheck = Some(check);
+        self
+    }
+
     /// The test this container belongs to (label `testdock.test`). Default: the name of
     /// the thread that made the spec, which `cargo test` and nextest set to the test's
     /// path.
@@ -406,5 +415,8 @@ impl ContainerSpec {
 }
 
 mod create;
+mod healthcheck;
+
+pub use healthcheck::Healthcheck;
 #[cfg(test)]
 mod tests;

@@ -45,7 +45,12 @@ impl RemovalGuard {
             return Ok(Duration::ZERO);
         };
         let started = std::time::Instant::now();
-        match tokio::time::timeout(TEARDOWN_TIMEOUT, remove_container(docker, target)).await {
+        match tokio::time::timeout(
+            crate::timeouts::scaled(TEARDOWN_TIMEOUT),
+            remove_container(docker, target),
+        )
+        .await
+        {
             Ok(Ok(())) => {
                 self.target = None;
                 Ok(started.elapsed())
@@ -53,7 +58,7 @@ impl RemovalGuard {
             // Still armed: dropping `self` retries on the teardown thread.
             Ok(Err(source)) => Err(RemoveError::Docker { source }),
             Err(_) => Err(RemoveError::Timeout {
-                limit: TEARDOWN_TIMEOUT,
+                limit: crate::timeouts::scaled(TEARDOWN_TIMEOUT),
             }),
         }
     }
@@ -62,7 +67,7 @@ impl RemovalGuard {
 impl Drop for RemovalGuard {
     fn drop(&mut self) {
         if let Some(target) = self.target.take() {
-            background::remove_blocking(target, TEARDOWN_TIMEOUT);
+            background::remove_blocking(target, crate::timeouts::scaled(TEARDOWN_TIMEOUT));
         }
     }
 }

@@ -7,7 +7,7 @@ use bollard::models::{
     NetworkingConfig, PortBinding,
 };
 
-use super::{ContainerSpec, MountSpec, Port};
+use super::{ContainerSpec, Healthcheck, MountSpec, Port};
 use crate::labels;
 
 impl ContainerSpec {
@@ -120,6 +120,7 @@ impl ContainerSpec {
             working_dir: self.workdir.clone(),
             hostname: self.hostname.clone(),
             stop_signal: self.stop_signal.clone(),
+            healthcheck: self.healthcheck.as_ref().map(Healthcheck::to_config),
             host_config: Some(host_config),
             networking_config,
             ..Default::default()

@@ -1,0 +1,252 @@
+//! Evaluating a [`Probe`] against a started container.
+//!
+//! Streaming probes (log lines, the exit wait) react to the event itself; polling
+//! probes retry with [`Backoff`]. While any probe other than a log probe waits, a
+//! watcher follows the daemon's events for the container, so an exit, an OOM kill or an
+//! `unhealthy` health status ends the wait at once.
+
+mod http;
+mod tcp;
+mod watch;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bollard::query_parameters::WaitContainerOptionsBuilder;
+use bollard::Docker;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+
+use crate::container::PortMap;
+use crate::exec::Exec;
+use crate::logs::LogStream;
+use crate::probe::{Backoff, LogProbe, LogSource, Probe, ProbeTarget};
+
+/// Why readiness was not reached.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The container stopped while being waited for.
+    Exited,
+    /// The probe can never pass (wrong exit code, unhealthy, bad input).
+    Definitive(String),
+    /// A probe's own limit passed.
+    ProbeTimeout { probe: String, limit: Duration },
+    /// A daemon call failed.
+    Docker(bollard::errors::Error),
+}
+
+/// The container being probed.
+#[derive(Debug)]
+pub(crate) struct Target<'a> {
+    pub(crate) docker: &'a Docker,
+    pub(crate) id: &'a str,
+    pub(crate) host: &'a str,
+    pub(crate) ports: &'a PortMap,
+    /// The last thing a polling probe observed, for timeout messages.
+    pub(crate) last: &'a Mutex<Option<String>>,
+}
+
+impl Target<'_> {
+    fn observe(&self, what: String) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
+    }
+
+    fn addr(&self, port: u16) -> Result<std::net::SocketAddr, Failure> {
+        self.probe_target().addr(port).map_err(Failure::Definitive)
+    }
+
+    fn probe_target(&self) -> ProbeTarget {
+        ProbeTarget {
+            docker: self.docker.clone(),
+            id: self.id.to_owned(),
+            host: self.host.to_owned(),
+            ports: self.ports.clone(),
+        }
+    }
+}
+
+/// Waits until `probe` passes, failing fast when the container dies. `since` is a
+/// daemon timestamp (seconds) from before the container was started, so the watcher
+/// sees events that happened before it subscribed.
+pub(crate) async fn wait(target: &Target<'_>, probe: &Probe, since: f64) -> Result<(), Failure> {
+    if probe.is_log_only() {
+        // The followed log stream ends when the container stops: no watcher needed.
+        return eval(target, probe).await;
+    }
+    let watcher = watch::fail_fast(target.docker, target.id, since, probe.expects_exit());
+    tokio::select! {
+        result = eval(target, probe) => result,
+        failure = watcher => Err(failure),
+    }
+}
+
+fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<(), Failure>> {
+    async move {
+        match probe {
+            Probe::Started => Ok(()),
+            Probe::Log(log) => wait_for_log(target, log).await,
+            Probe::Tcp(tcp) => {
+                let addr = target.addr(tcp.port)?;
+                poll(target, || tcp::check(target, addr, tcp)).await
+            }
+            Probe::Http(http) => {
+                let addr = target.addr(http.port)?;
+                poll(target, || http::check(addr, target.host, http)).await
+            }
+            Probe::Exec(cmd) => poll(target, || exec_check(target, cmd)).await,
+            Probe::Healthy => wait_healthy(target).await,
+            Probe::Exit(code) => wait_exit(target, *code).await,
+            Probe::Delay(d) => {
+                tokio::time::sleep(*d).await;
+                Ok(())
+            }
+            Probe::All(probes) => {
+                futures::future::try_join_all(probes.iter().map(|p| eval(target, p)))
+                    .await
+                    .map(|_| ())
+            }
+            Probe::Any(probes) if probes.is_empty() => Ok(()),
+            Probe::Any(probes) => {
+                futures::future::select_ok(probes.iter().map(|p| eval(target, p)))
+                    .await
+                    .map(|_| ())
+            }
+            Probe::Custom(check) => {
+                poll(target, || async {
+                    let ok = check.run(target.probe_target()).await;
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(format!("custom check `{}` returned false", check.name()))
+                    }
+                })
+                .await
+            }
+            Probe::Within(inner, limit) => {
+                let limit = crate::timeouts::scaled(*limit);
+                match tokio::time::timeout(limit, eval(target, inner)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(Failure::ProbeTimeout {
+                        probe: inner.to_string(),
+                        limit,
+                    }),
+                }
+            }
+        }
+    }
+    .boxed()
+}
+
+/// Retries `attempt` with back-off until it passes; each failure is recorded as the
+/// last observation. A definitive failure (e.g. an unpublished port) stops at once.
+async fn poll<F, Fut>(target: &Target<'_>, mut attempt: F) -> Result<(), Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let mut backoff = Backoff::new();
+    loop {
+        match attempt().await {
+            Ok(()) => return Ok(()),
+            Err(what) => target.observe(what),
+        }
+        backoff.wait().await;
+    }
+}
+
+/// Follows the logs from the first line until the pattern has been seen often enough.
+async fn wait_for_log(target: &Target<'_>, probe: &LogProbe) -> Result<(), Failure> {
+    let mut stdout = probe.matcher().map_err(Failure::Definitive)?;
+    let mut stderr = probe.matcher().map_err(Failure::Definitive)?;
+    let (mut seen_out, mut seen_err) = (0, 0);
+    let mut chunks = std::pin::pin!(crate::logs::stream(target.docker, target.id, true, None));
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(Failure::Docker)?;
+        match (chunk.stream, probe.source) {
+            (LogStream::Stdout, LogSource::Stdout | LogSource::Either) => {
+                seen_out = stdout.feed(&chunk.bytes)
+            }
+            (LogStream::Stderr, LogSource::Stderr | LogSource::Either) => {
+                seen_err = stderr.feed(&chunk.bytes)
+            }
+            _ => {}
+        }
+        if seen_out + seen_err >= probe.occurrences {
+            return Ok(());
+        }
+    }
+    target.observe(format!(
+        "seen {} of {} occurrences",
+        seen_out + seen_err,
+        probe.occurrences
+    ));
+    Err(Failure::Exited)
+}
+
+async fn exec_check(target: &Target<'_>, cmd: &[String]) -> Result<(), String> {
+    let out = Exec::new(cmd.iter().cloned())
+        .run(target.docker, target.id)
+        .await
+        .map_err(|e| format!("exec failed: {e}"))?;
+    if out.success() {
+        return Ok(());
+    }
+    let detail = out.stderr_text();
+    let detail = detail.lines().last().unwrap_or("").trim();
+    Err(format!(
+        "`{}` exited with {}: {detail}",
+        cmd.join(" "),
+        out.exit_code
+    ))
+}
+
+async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
+    let mut backoff = Backoff::new();
+    loop {
+        let info = target
+            .docker
+            .inspect_container(target.id, None)
+            .await
+            .map_err(Failure::Docker)?;
+        let state = info.state.unwrap_or_default();
+        let Some(health) = state.health else {
+            return Err(Failure::Definitive(
+                "the container has no healthcheck: define one with ContainerSpec::healthcheck \
+                 or use an image with a HEALTHCHECK"
+                    .to_owned(),
+            ));
+        };
+        use bollard::models::HealthStatusEnum as H;
+        match health.status {
+            Some(H::HEALTHY) => return Ok(()),
+            Some(H::UNHEALTHY) => return Err(watch::unhealthy_failure(health.log)),
+            _ if state.running == Some(false) => return Err(Failure::Exited),
+            other => target.observe(format!("health status {other:?}")),
+        }
+        backoff.wait().await;
+    }
+}
+
+async fn wait_exit(target: &Target<'_>, expected: i64) -> Result<(), Failure> {
+    let options = WaitContainerOptionsBuilder::default()
+        .condition("not-running")
+        .build();
+    let mut wait = std::pin::pin!(target.docker.wait_container(target.id, Some(options)));
+    let code = match wait.next().await {
+        Some(Ok(response)) => response.status_code,
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        Some(Err(e)) => return Err(Failure::Docker(e)),
+        None => {
+            return Err(Failure::Definitive(
+                "the daemon ended the wait without an exit code".into(),
+            ))
+        }
+    };
+    if code == expected {
+        Ok(())
+    } else {
+        Err(Failure::Definitive(format!(
+            "the container exited with code {code}, expected {expected}"
+        )))
+    }
+}

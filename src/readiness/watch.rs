@@ -1,0 +1,71 @@
+//! Fail fast: follow the daemon's events for a container while a probe waits.
+
+use std::collections::HashMap;
+
+use bollard::models::HealthcheckResult;
+use bollard::query_parameters::EventsOptions;
+use bollard::Docker;
+use futures::StreamExt;
+
+use super::Failure;
+
+/// Resolves when the container dies (unless `exit_expected`), is OOM-killed, or turns
+/// unhealthy; never resolves otherwise (also not if the event stream breaks: the
+/// probe's own timeout still bounds the wait).
+pub(super) async fn fail_fast(
+    docker: &Docker,
+    id: &str,
+    since: f64,
+    exit_expected: bool,
+) -> Failure {
+    let filters = HashMap::from([
+        ("container".to_owned(), vec![id.to_owned()]),
+        ("type".to_owned(), vec!["container".to_owned()]),
+        (
+            "event".to_owned(),
+            vec![
+                "die".to_owned(),
+                "oom".to_owned(),
+                "health_status".to_owned(),
+            ],
+        ),
+    ]);
+    let options = EventsOptions {
+        since: Some(format!("{since:.3}")),
+        until: None,
+        filters: Some(filters),
+    };
+    let mut events = std::pin::pin!(docker.events(Some(options)));
+    while let Some(Ok(event)) = events.next().await {
+        let action = event.action.unwrap_or_default();
+        match action.as_str() {
+            "die" if !exit_expected => return Failure::Exited,
+            "oom" => return Failure::Exited,
+            a if a.starts_with("health_status") && a.ends_with("unhealthy") => {
+                let log = docker
+                    .inspect_container(id, None)
+                    .await
+                    .ok()
+                    .and_then(|i| i.state?.health?.log);
+                return unhealthy_failure(log);
+            }
+            _ => {}
+        }
+    }
+    std::future::pending().await
+}
+
+/// The failure for an unhealthy container, quoting its last healthcheck output.
+pub(super) fn unhealthy_failure(log: Option<Vec<HealthcheckResult>>) -> Failure {
+    let last = log
+        .and_then(|mut l| l.pop())
+        .map(|r| {
+            format!(
+                " (last check exited {}: {})",
+                r.exit_code.unwrap_or(-1),
+                r.output.unwrap_or_default().trim()
+            )
+        })
+        .unwrap_or_default();
+    Failure::Definitive(format!("the healthcheck reported unhealthy{last}"))
+}
