@@ -1,0 +1,2 @@
+//! Placeholder: readiness-detection benchmark (being written).
+fn main() {}
