@@ -328,6 +328,30 @@ impl fmt::Debug for Error {
 }
 
 impl Error {
+    /// The step that failed, if the error is about a container.
+    pub fn step(&self) -> Option<Step> {
+        match self {
+            Error::Docker { step, .. }
+            | Error::Exited { step, .. }
+            | Error::Timeout { step, .. } => Some(*step),
+            Error::ProbeFailed { .. } => Some(Step::Ready),
+            Error::Image { .. } => Some(Step::Image),
+            _ => None,
+        }
+    }
+
+    /// Time spent before the error, where it was measured.
+    pub fn elapsed(&self) -> Option<Duration> {
+        match self {
+            Error::Image { elapsed, .. }
+            | Error::Docker { elapsed, .. }
+            | Error::Exited { elapsed, .. }
+            | Error::Timeout { elapsed, .. }
+            | Error::ProbeFailed { elapsed, .. } => Some(*elapsed),
+            _ => None,
+        }
+    }
+
     /// The container this error is about, if any.
     pub fn container(&self) -> Option<&str> {
         match self {

@@ -58,6 +58,26 @@
 //! endpoint answers, [`Error::NoDaemon`] lists each one tried, with why it failed and how to
 //! get a daemon.
 //!
+//! ## Readiness and timeouts
+//!
+//! [`ContainerSpec::wait_for`] takes a [`Probe`]: a log line (substring or regex, Nth
+//! occurrence, streamed), a TCP port, an HTTP(S) answer, an exec command, Docker's
+//! healthcheck, an exit code, a delay, `all`/`any` of those, or your own async check.
+//! While a probe waits, the container is watched: an exit, an OOM kill or an
+//! `unhealthy` status fails the start at once ([`Error::Exited`],
+//! [`Error::ProbeFailed`]) instead of at the timeout.
+//!
+//! | limit | default | set with |
+//! |---|---|---|
+//! | create + inject + start + readiness | 60 s | [`ContainerSpec::startup_timeout`] |
+//! | one probe | none (the startup limit) | [`Probe::within`] |
+//! | teardown of one container | 30 s | — |
+//!
+//! Every limit is multiplied by `TESTDOCK_TIMEOUT_SCALE` (see [`timeouts`]). A timeout
+//! is an [`Error::Timeout`] naming the step, the limit, what was awaited and what a
+//! polling probe last saw, the container's state and its last 50 log lines; it never
+//! leaves the container behind.
+//!
 //! ## Environment variables
 //!
 //! | variable | effect |
@@ -65,6 +85,7 @@
 //! | `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_CONTEXT`, `DOCKER_CONFIG` | which daemon, as above |
 //! | `TESTDOCK_HOST` | the host published ports are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`) |
 //! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
+//! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
 
 #![forbid(unsafe_code)]
 
