@@ -102,6 +102,7 @@ mod lifecycle;
 mod logs;
 mod probe;
 mod readiness;
+pub mod runner;
 mod spec;
 pub mod timeouts;
 
@@ -110,16 +111,25 @@ pub use container::Container;
 pub use docker::{client, daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles};
 pub use error::{Attempt, Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
-pub use image::{HostImage, ImageSource};
+pub use image::{
+    BuildContext, BuiltImage, ContextFile, HostImage, ImageArchive, ImageSource, PullPolicy,
+    RegistryImage, RootfsImage,
+};
 pub use inject::InjectFile;
 pub use lifecycle::start;
 pub use logs::{LogChunk, LogStream, Logs};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
 pub use spec::{ContainerSpec, Healthcheck, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
 
-/// The `#[container_test]` attribute (not implemented yet: using it is a compile error
-/// that says so).
+#[doc = include_str!("../docs/container_test.md")]
 pub use testdock_macros::container_test;
+
+#[doc(hidden)]
+pub mod __private {
+    //! What `#[container_test]` expands to. Not a public API: use [`crate::runner`].
+    pub use crate::runner::{run_blocking, run_test, start_inline, Fixture, TestContext, TestMeta};
+    pub use futures::try_join;
+}
 
 /// bollard, for anything testdock does not wrap: `testdock::client().await?` gives the
 /// shared, version-negotiated client.

@@ -47,11 +47,14 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let image = crate::image::ensure(docker, &spec.image).await?;
 
     let test_id = spec.resolved_test_id();
-    let mut guard = RemovalGuard::new(Target {
-        name: name.clone(),
-        volumes: spec.named_volumes(),
-        created: None,
-    });
+    let mut guard = RemovalGuard::new(
+        Target {
+            name: name.clone(),
+            volumes: spec.named_volumes(),
+            created: None,
+        },
+        test_id,
+    );
     let created_tx = guard.create_pending();
     let limit = crate::timeouts::scaled(spec.startup_timeout);
     let ctx = Ctx {

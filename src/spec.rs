@@ -389,6 +389,10 @@ impl ContainerSpec {
         &self.image
     }
 
+    pub(crate) fn has_network(&self) -> bool {
+        self.network.is_some()
+    }
+
     pub(crate) fn resolved_test_id(&self) -> &str {
         &self.test_id
     }

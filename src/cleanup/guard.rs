@@ -14,13 +14,16 @@ use super::{background, remove_container, Target, TEARDOWN_TIMEOUT};
 #[derive(Debug)]
 pub(crate) struct RemovalGuard {
     target: Option<Target>,
+    /// The test the container belongs to.
+    test_id: String,
 }
 
 impl RemovalGuard {
     /// Registers `target` for removal. Call this before the container is created.
-    pub(crate) fn new(target: Target) -> Self {
+    pub(crate) fn new(target: Target, test_id: &str) -> Self {
         RemovalGuard {
             target: Some(target),
+            test_id: test_id.to_owned(),
         }
     }
 
@@ -67,6 +70,9 @@ impl RemovalGuard {
 impl Drop for RemovalGuard {
     fn drop(&mut self) {
         if let Some(target) = self.target.take() {
+            if super::scope::runner_decides(&self.test_id) {
+                return;
+            }
             background::remove_blocking(target, crate::timeouts::scaled(TEARDOWN_TIMEOUT));
         }
     }

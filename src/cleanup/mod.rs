@@ -10,10 +10,12 @@
 mod background;
 mod guard;
 mod remove;
+mod scope;
 
 pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
 pub(crate) use remove::{remove_container, Target};
+pub(crate) use scope::Scope;
 
 use std::time::Duration;
 

@@ -135,6 +135,20 @@ impl HostImage {
         self
     }
 
+    /// Imports the image unless the daemon has it, and returns its reference: for a
+    /// Dockerfile's `FROM`, or to see what a container would start from.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// let base = testdock::HostImage::new().binary("/bin/sh").reference().await?;
+    /// let context = testdock::BuildContext::new(format!("FROM {base}\nRUN echo hi\n"));
+    /// # let _ = context; Ok(()) }
+    /// ```
+    pub async fn reference(&self) -> Result<String> {
+        let docker = crate::docker::daemon().await?.client();
+        self.ensure(docker).await
+    }
+
     pub(crate) fn describe(&self) -> String {
         let names: Vec<String> = self
             .binaries

@@ -1,23 +1,35 @@
 //! Where a container's image comes from, and making sure it is present.
 //!
-//! - [`ImageSource::Reference`]: an image reference such as `redis:7`, used if present and
-//!   pulled if missing.
+//! - [`ImageSource::Registry`]: a [`RegistryImage`], a reference such as `redis:7` pulled
+//!   according to its [`PullPolicy`] (by default if missing), with credentials, time
+//!   limits and progress.
 //! - [`ImageSource::Host`]: a [`HostImage`], host executables with their shared-library
 //!   closure packed into a single-layer image: no Dockerfile, no registry.
+//! - [`ImageSource::Build`]: a [`BuildContext`], a Dockerfile and its files built in
+//!   memory by the daemon, once per distinct context.
+//! - [`ImageSource::Rootfs`]: a [`RootfsImage`], a root filesystem tarball imported as a
+//!   one-layer image. ([`ImageArchive`] loads `docker save` archives.)
 
+mod auth;
+mod build;
 pub(crate) mod elf;
 mod host;
+mod progress;
+mod reference;
+mod registry;
+mod rootfs;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
-use futures::TryStreamExt;
 use once_cell::sync::Lazy;
 
+pub use build::{BuildContext, BuiltImage, ContextFile};
 pub use host::HostImage;
+pub use registry::{PullPolicy, RegistryImage};
+pub use rootfs::{ImageArchive, RootfsImage};
 
 use crate::error::{status_of, Error, Result};
 
@@ -25,27 +37,38 @@ use crate::error::{status_of, Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ImageSource {
-    /// An image reference (`name[:tag]` or `name@digest`), pulled if missing.
-    Reference(String),
+    /// An image from a registry (`[host[:port]/]path[:tag][@digest]`), pulled according
+    /// to its [`PullPolicy`]. Strings convert to this with the defaults.
+    Registry(RegistryImage),
     /// An image made from host executables.
     Host(HostImage),
+    /// An image built from an in-memory build context.
+    Build(BuildContext),
+    /// An image imported from a root filesystem tarball.
+    Rootfs(RootfsImage),
 }
 
 impl From<&str> for ImageSource {
     fn from(reference: &str) -> Self {
-        ImageSource::Reference(reference.to_owned())
+        ImageSource::Registry(RegistryImage::new(reference))
     }
 }
 
 impl From<String> for ImageSource {
     fn from(reference: String) -> Self {
-        ImageSource::Reference(reference)
+        ImageSource::Registry(RegistryImage::new(reference))
     }
 }
 
 impl From<&String> for ImageSource {
     fn from(reference: &String) -> Self {
-        ImageSource::Reference(reference.clone())
+        ImageSource::Registry(RegistryImage::new(reference.as_str()))
+    }
+}
+
+impl From<RegistryImage> for ImageSource {
+    fn from(image: RegistryImage) -> Self {
+        ImageSource::Registry(image)
     }
 }
 
@@ -55,12 +78,26 @@ impl From<HostImage> for ImageSource {
     }
 }
 
+impl From<BuildContext> for ImageSource {
+    fn from(context: BuildContext) -> Self {
+        ImageSource::Build(context)
+    }
+}
+
+impl From<RootfsImage> for ImageSource {
+    fn from(image: RootfsImage) -> Self {
+        ImageSource::Rootfs(image)
+    }
+}
+
 /// Makes sure the image is present on the daemon and returns the reference to create
 /// containers from.
 pub(crate) async fn ensure(docker: &Docker, source: &ImageSource) -> Result<String> {
     match source {
-        ImageSource::Reference(reference) => ensure_reference(docker, reference).await,
+        ImageSource::Registry(image) => registry::ensure(docker, image).await,
         ImageSource::Host(image) => image.ensure(docker).await,
+        ImageSource::Build(context) => context.ensure(docker).await,
+        ImageSource::Rootfs(image) => image.ensure(docker).await,
     }
 }
 
@@ -102,31 +139,4 @@ pub(crate) async fn exists(docker: &Docker, reference: &str) -> Result<bool> {
             source: Some(Box::new(e)),
         }),
     }
-}
-
-async fn ensure_reference(docker: &Docker, reference: &str) -> Result<String> {
-    let started = Instant::now();
-    once_per_key(
-        reference,
-        || exists(docker, reference),
-        || async {
-            let options = CreateImageOptionsBuilder::default()
-                .from_image(reference)
-                .build();
-            docker
-                .create_image(Some(options), None, None)
-                .try_for_each(|_| futures::future::ready(Ok(())))
-                .await
-                .map_err(|e| Error::Image {
-                    image: reference.to_owned(),
-                    message: "it is not on the daemon and pulling it failed (is the name right, \
-                              and is the registry reachable?)"
-                        .to_owned(),
-                    elapsed: started.elapsed(),
-                    source: Some(Box::new(e)),
-                })
-        },
-    )
-    .await?;
-    Ok(reference.to_owned())
 }

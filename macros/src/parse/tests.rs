@@ -1,0 +1,143 @@
+use quote::quote;
+
+use super::*;
+
+fn parse(args: TokenStream) -> (Config, Option<String>) {
+    let mut errors = Errors::default();
+    let config = options(args, &mut errors);
+    (config, errors.into_result().err().map(|e| e.to_string()))
+}
+
+#[test]
+fn all_options_are_read() {
+    let (c, err) = parse(quote!(
+        image = "redis:7",
+        cmd = ["redis-server"],
+        env = ["A=1", "B=x=y"],
+        expose = [6379, 8080],
+        ready = log("Ready"),
+        startup_timeout = "10s",
+        timeout = "1m30s",
+        network = true,
+        crate = "td"
+    ));
+    assert!(err.is_none(), "{err:?}");
+    let image = c.image.unwrap().0;
+    assert_eq!(quote!(#image).to_string(), "\"redis:7\"");
+    assert_eq!(c.cmd.unwrap().0.len(), 1);
+    assert_eq!(
+        c.env.unwrap().0,
+        [("A".into(), "1".into()), ("B".into(), "x=y".into())]
+    );
+    assert_eq!(c.expose.unwrap().0.len(), 2);
+    assert!(c.ready.is_some());
+    assert_eq!(c.startup_timeout.unwrap().0, Duration::from_secs(10));
+    assert_eq!(c.timeout.unwrap().0, Duration::from_secs(90));
+    assert!(c.network.unwrap().0);
+    assert!(c.krate.is_some());
+}
+
+#[test]
+fn an_unknown_option_lists_the_valid_ones() {
+    let (_, err) = parse(quote!(image = "x", imgae = "y"));
+    let err = err.unwrap();
+    assert!(err.contains("unknown option `imgae`"), "{err}");
+    assert!(err.contains(OPTIONS), "{err}");
+}
+
+#[test]
+fn a_wrong_literal_type_names_the_expected_one() {
+    let (_, err) = parse(quote!(image = 5));
+    assert!(err.unwrap().contains("`image` takes a string literal"));
+    let (c, err) = parse(quote!(image = common::busybox()));
+    assert!(err.is_none() && c.image.is_some());
+    let (_, err) = parse(quote!(image = "x", expose = ["80"]));
+    assert!(err.unwrap().contains("port numbers"));
+    let (_, err) = parse(quote!(network = "yes"));
+    assert!(err.unwrap().contains("`true` or `false`"));
+}
+
+#[test]
+fn a_duplicate_option_is_an_error() {
+    let (_, err) = parse(quote!(image = "a", image = "b"));
+    assert!(err.unwrap().contains("duplicate option `image`"));
+}
+
+#[test]
+fn container_options_need_an_image() {
+    let (_, err) = parse(quote!(expose = [80], ready = log("x")));
+    let err = err.unwrap();
+    assert!(
+        err.contains("`expose` describes the inline container and needs `image"),
+        "{err}"
+    );
+}
+
+#[test]
+fn durations_take_units() {
+    assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+    assert_eq!(parse_duration("1h1s").unwrap(), Duration::from_secs(3601));
+    assert!(parse_duration("30").unwrap_err().contains("no unit"));
+    assert!(parse_duration("3 weeks")
+        .unwrap_err()
+        .contains("unknown unit"));
+    assert!(parse_duration("").is_err());
+    let (_, err) = parse(quote!(timeout = "soon"));
+    assert!(err.unwrap().contains("bad duration for `timeout`"));
+}
+
+#[test]
+fn every_error_is_reported_not_just_the_first() {
+    let (_, err) = parse(quote!(image = 1, timeout = "x", bogus = 2));
+    let mut errors = Errors::default();
+    let _ = options(quote!(image = 1, timeout = "x", bogus = 2), &mut errors);
+    let count = errors.into_result().unwrap_err().into_iter().count();
+    assert_eq!(count, 3, "{err:?}");
+}
+
+#[test]
+fn arguments_get_their_sources() {
+    let (config, _) = parse(quote!(image = "x"));
+    let mut item: ItemFn = syn::parse_quote! {
+        async fn t(c: testdock::Container, #[from(make_db)] db: testdock::Container, r: Redis) {}
+    };
+    let mut errors = Errors::default();
+    let args = arguments(&mut item, &config, &mut errors);
+    assert!(errors.into_result().is_ok());
+    assert!(matches!(args[0].source, Source::Inline));
+    assert!(matches!(args[1].source, Source::From(_)));
+    assert!(matches!(args[2].source, Source::Fixture));
+    let text = quote!(#item).to_string();
+    assert!(
+        !text.contains("from"),
+        "the helper attribute is removed: {text}"
+    );
+}
+
+#[test]
+fn a_container_argument_without_a_fixture_is_an_error() {
+    let (config, _) = parse(quote!());
+    let mut item: ItemFn = syn::parse_quote!(
+        async fn t(c: Container) {}
+    );
+    let mut errors = Errors::default();
+    arguments(&mut item, &config, &mut errors);
+    let err = errors.into_result().unwrap_err().to_string();
+    assert!(err.contains("has no fixture"), "{err}");
+}
+
+#[test]
+fn a_second_test_attribute_is_an_error() {
+    let item: ItemFn = syn::parse_quote!(
+        #[tokio::test]
+        async fn t() {}
+    );
+    let mut errors = Errors::default();
+    check_test_attributes(&item, &mut errors);
+    assert!(errors
+        .into_result()
+        .unwrap_err()
+        .to_string()
+        .contains("already makes this a test"));
+}

@@ -1,0 +1,101 @@
+use quote::quote;
+
+use crate::parse::{self, Errors};
+
+fn expand(args: proc_macro2::TokenStream, item: proc_macro2::TokenStream) -> String {
+    crate::expand(args, item).to_string()
+}
+
+#[test]
+fn the_expansion_is_one_call_into_the_runner() {
+    let out = expand(
+        quote!(
+            image = "redis:7",
+            expose = [6379],
+            ready = log("Ready"),
+            timeout = "30s"
+        ),
+        quote!(
+            async fn t(c: Container) {
+                let _ = c;
+            }
+        ),
+    );
+    assert!(out.contains(":: core :: prelude :: v1 :: test"), "{out}");
+    assert!(
+        out.contains(":: testdock :: __private :: run_test"),
+        "{out}"
+    );
+    assert!(
+        out.contains(":: testdock :: Probe :: log (\"Ready\")"),
+        "{out}"
+    );
+    assert!(out.contains(". expose (6379)"), "{out}");
+    assert!(out.contains("Duration :: new (30u64 , 0u32)"), "{out}");
+    assert!(!out.contains("compile_error"), "{out}");
+}
+
+#[test]
+fn composite_probes_wrap_their_items() {
+    let out = expand(
+        quote!(image = "x", ready = all([log("a").times(2), tcp(80)])),
+        quote!(
+            async fn t(c: Container) {}
+        ),
+    );
+    assert!(out.contains(":: testdock :: Probe :: all ([:: testdock :: Probe :: from (:: testdock :: Probe :: log (\"a\") . times (2))"), "{out}");
+}
+
+#[test]
+fn a_renamed_crate_is_used_everywhere() {
+    let out = expand(
+        quote!(crate = "td", image = "x"),
+        quote!(
+            async fn t(c: Container) {}
+        ),
+    );
+    assert!(out.contains("td :: __private :: run_test"), "{out}");
+    assert!(!out.contains(":: testdock ::"), "{out}");
+}
+
+#[test]
+fn plain_functions_run_on_a_blocking_thread() {
+    let out = expand(
+        quote!(),
+        quote!(
+            fn t() {}
+        ),
+    );
+    assert!(out.contains("run_blocking"), "{out}");
+}
+
+#[test]
+fn ignore_and_should_panic_are_kept() {
+    let out = expand(
+        quote!(),
+        quote!(
+            #[ignore]
+            #[should_panic]
+            async fn t() {}
+        ),
+    );
+    assert!(
+        out.contains("# [ignore]") && out.contains("# [should_panic]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn on_error_the_item_is_still_emitted_with_the_error() {
+    let out = expand(
+        quote!(imgae = "x"),
+        quote!(
+            async fn t() {}
+        ),
+    );
+    assert!(out.contains("compile_error"), "{out}");
+    assert!(out.contains("async fn t"), "{out}");
+    let mut errors = Errors::default();
+    let _ = parse::options(quote!(imgae = "x"), &mut errors);
+    assert!(errors.into_result().is_err());
+}

@@ -1,0 +1,405 @@
+//! [`BuildContext`]: a Dockerfile and its files, tarred in memory and built by the
+//! daemon's classic builder.
+//!
+//! The context is assembled in memory (sorted entries, mtime 0, owner 0:0), hashed, and
+//! tagged `testdock/build:<16 hex digits>`. The hash covers every path, byte, mode and
+//! link of the context, the Dockerfile path, the build args, the target stage and the
+//! labels, so an identical context is built once per daemon: later requests cost one
+//! `inspect_image`. Concurrent requests in one process share one build; two processes
+//! racing build the same image twice, harmlessly.
+
+mod context;
+mod ignore;
+mod output;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
+use bollard::Docker;
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use output::BuildLog;
+
+/// Repository under which built images are tagged.
+const REPOSITORY: &str = "testdock/build";
+
+/// A Docker build context made in memory: Dockerfile text plus files from bytes, host
+/// files and host directories, or a host directory read with its `.dockerignore`.
+///
+/// Used as a container's image it is built when missing; [`build`](Self::build) builds
+/// it directly and says whether a build happened.
+///
+/// ```no_run
+/// use testdock::{BuildContext, ContainerSpec, ContextFile, HostImage, Probe};
+///
+/// # async fn demo() -> testdock::Result<()> {
+/// // Any local image can be the base, e.g. one made from host binaries.
+/// let base = HostImage::new().binary("/bin/sh").binary("/bin/sleep").reference().await?;
+/// let script = "#!/bin/sh\necho ready\nexec sleep 1000\n";
+/// let context = BuildContext::new(format!(
+///     "FROM {base}\nCOPY run.sh /run.sh\nCMD [\"/run.sh\"]\n"
+/// ))
+/// .file(ContextFile::from_bytes("run.sh", script).mode(0o755));
+/// let c = ContainerSpec::new(context).wait_for(Probe::log("ready")).start().await?;
+/// # let _ = c; Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct BuildContext {
+    /// Dockerfile text put at `dockerfile_path`; `None`: the context holds it.
+    dockerfile: Option<String>,
+    dockerfile_path: String,
+    /// A host directory read (honouring its `.dockerignore`) as the context's base.
+    root: Option<PathBuf>,
+    files: Vec<ContextFile>,
+    args: BTreeMap<String, String>,
+    target: Option<String>,
+    labels: BTreeMap<String, String>,
+    gzip: bool,
+    build_timeout: Duration,
+}
+
+/// A file or directory of a [`BuildContext`], at a path relative to the context root.
+///
+/// ```
+/// use testdock::ContextFile;
+///
+/// let script = ContextFile::from_bytes("bin/run.sh", "#!/bin/sh\necho hi\n").mode(0o755);
+/// let config = ContextFile::from_host_file("conf/app.toml", "/etc/hostname");
+/// let assets = ContextFile::from_host_dir("assets", "/usr/share/doc");
+/// # let _ = (script, config, assets);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct ContextFile {
+    path: String,
+    content: Content,
+    mode: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Content {
+    Bytes(Bytes),
+    HostFile(PathBuf),
+    HostDir(PathBuf),
+}
+
+/// The outcome of [`BuildContext::build`].
+///
+/// ```no_run
+/// # async fn demo(context: testdock::BuildContext) -> testdock::Result<()> {
+/// let built = context.build().await?;
+/// if !built.cached {
+///     println!("built {}", built.reference);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BuiltImage {
+    /// The image's reference, `testdock/build:<hash>`.
+    pub reference: String,
+    /// `true` if the daemon already had the image and nothing was built.
+    pub cached: bool,
+}
+
+impl ContextFile {
+    fn new(path: impl Into<String>, content: Content) -> Self {
+        ContextFile {
+            path: path.into(),
+            content,
+            mode: None,
+        }
+    }
+
+    /// A file at `path` holding `content`. Mode 0644.
+    pub fn from_bytes(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
+        Self::new(path, Content::Bytes(content.into()))
+    }
+
+    /// A copy of the host file `host_path` at `path`, read when the context is built.
+    /// Keeps the host file's mode unless [`mode`](Self::mode) is given.
+    pub fn from_host_file(path: impl Into<String>, host_path: impl Into<PathBuf>) -> Self {
+        Self::new(path, Content::HostFile(host_path.into()))
+    }
+
+    /// A copy of the host directory `host_dir` (recursively, symlinks kept as links) at
+    /// `path` (`"."` for the context root). Keeps the host modes; [`mode`](Self::mode)
+    /// applies to its regular files.
+    pub fn from_host_dir(path: impl Into<String>, host_dir: impl Into<PathBuf>) -> Self {
+        Self::new(path, Content::HostDir(host_dir.into()))
+    }
+
+    /// Permission bits (e.g. `0o755` for a script). Only the low 12 bits are used.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = Some(mode & 0o7777);
+        self
+    }
+}
+
+impl BuildContext {
+    /// How long a build may take by default (scaled by `TESTDOCK_TIMEOUT_SCALE`).
+    pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+
+    fn empty() -> Self {
+        BuildContext {
+            dockerfile: None,
+            dockerfile_path: "Dockerfile".to_owned(),
+            root: None,
+            files: Vec::new(),
+            args: BTreeMap::new(),
+            target: None,
+            labels: BTreeMap::new(),
+            gzip: false,
+            build_timeout: Self::DEFAULT_BUILD_TIMEOUT,
+        }
+    }
+
+    /// A context holding only `dockerfile` (the Dockerfile's text); add files with
+    /// [`file`](Self::file).
+    pub fn new(dockerfile: impl Into<String>) -> Self {
+        BuildContext {
+            dockerfile: Some(dockerfile.into()),
+            ..Self::empty()
+        }
+    }
+
+    /// The host directory `dir` as the context, with its `Dockerfile`, read when the
+    /// context is built. Its `.dockerignore` is honoured as the Docker CLI honours it
+    /// (`*`, `?`, `**`, `[a-z]`, `!` exceptions, the last matching line wins, a leading
+    /// `/` is ignored); the Dockerfile and `.dockerignore` are always sent. Files added
+    /// with [`file`](Self::file) are never ignored.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// let built = testdock::BuildContext::from_dir("tests/images/app").build().await?;
+    /// println!("{}", built.reference);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_dir(dir: impl Into<PathBuf>) -> Self {
+        BuildContext {
+            root: Some(dir.into()),
+            ..Self::empty()
+        }
+    }
+
+    /// Adds a file or directory; a later file at the same path replaces an earlier one.
+    pub fn file(mut self, file: ContextFile) -> Self {
+        self.files.push(file);
+        self
+    }
+
+    /// Where the Dockerfile is inside the context (default `Dockerfile`). With
+    /// [`new`](Self::new), the text given there is put at this path.
+    pub fn dockerfile_path(mut self, path: impl Into<String>) -> Self {
+        self.dockerfile_path = path.into();
+        self
+    }
+
+    /// A build argument (`ARG` in the Dockerfile).
+    pub fn arg(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.args.insert(key.into(), value.into());
+        self
+    }
+
+    /// The stage of a multi-stage Dockerfile to build (`FROM ... AS <stage>`).
+    pub fn target(mut self, stage: impl Into<String>) -> Self {
+        self.target = Some(stage.into());
+        self
+    }
+
+    /// A label on the built image (`testdock.managed-by=testdock` is always added).
+    pub fn label(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.labels.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sends the context gzip-compressed: less to send for a remote daemon, more CPU
+    /// for a local one. The image and its tag are the same either way.
+    pub fn gzip(mut self, gzip: bool) -> Self {
+        self.gzip = gzip;
+        self
+    }
+
+    /// How long the build may take (default [`DEFAULT_BUILD_TIMEOUT`](Self::DEFAULT_BUILD_TIMEOUT)),
+    /// multiplied by `TESTDOCK_TIMEOUT_SCALE`.
+    pub fn build_timeout(mut self, timeout: Duration) -> Self {
+        self.build_timeout = timeout;
+        self
+    }
+
+    /// Builds the image unless the daemon has it; returns its reference and whether it
+    /// was already there.
+    ///
+    /// A failed build is an [`Error::Image`] naming the failing step (e.g.
+    /// `Step 3/4 : RUN make`) with the step's last output lines; the daemon's error is
+    /// its source.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// let context = testdock::BuildContext::new("FROM scratch\nCOPY hello /hello\n")
+    ///     .file(testdock::ContextFile::from_bytes("hello", "hi\n"));
+    /// let built = context.build().await?;
+    /// assert!(built.reference.starts_with("testdock/build:"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn build(&self) -> Result<BuiltImage> {
+        let docker = crate::docker::daemon().await?.client();
+        self.build_with(docker).await
+    }
+
+    /// Builds the image unless the daemon has it; returns its reference.
+    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+        Ok(self.build_with(docker).await?.reference)
+    }
+
+    async fn build_with(&self, docker: &Docker) -> Result<BuiltImage> {
+        let started = Instant::now();
+        let recipe = self.clone();
+        let (assembled, body) = tokio::task::spawn_blocking(move || {
+            let mut assembled = context::assemble(&recipe)?;
+            let tar = std::mem::take(&mut assembled.tar);
+            let body = if recipe.gzip { gzip(&tar) } else { tar };
+            Ok::<_, Error>((assembled, body))
+        })
+        .await
+        .expect("assembling a build context does not panic")?;
+        let reference = format!("{REPOSITORY}:{}", assembled.tag);
+
+        let built = AtomicBool::new(false);
+        let built_flag = &built;
+        let (reference_ref, dockerfile) = (&reference, &assembled.dockerfile);
+        super::once_per_key(
+            &reference,
+            || super::exists(docker, reference_ref),
+            || async move {
+                built_flag.store(true, Ordering::Relaxed);
+                self.run(docker, reference_ref, body, dockerfile, started)
+                    .await
+            },
+        )
+        .await?;
+        Ok(BuiltImage {
+            reference,
+            cached: !built.load(Ordering::Relaxed),
+        })
+    }
+
+    /// Sends the context to `POST /build` and follows the output to its end.
+    async fn run(
+        &self,
+        docker: &Docker,
+        reference: &str,
+        body: Vec<u8>,
+        dockerfile: &str,
+        started: Instant,
+    ) -> Result<()> {
+        let mut labels: HashMap<&str, &str> = self
+            .labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        labels.insert(crate::labels::MANAGED_BY, crate::labels::MANAGED_BY_VALUE);
+        let mut options = BuildImageOptionsBuilder::default()
+            .dockerfile(&self.dockerfile_path)
+            .t(reference)
+            .rm(true)
+            .forcerm(true)
+            .labels(&labels)
+            .version(BuilderVersion::BuilderV1);
+        if !self.args.is_empty() {
+            let args: HashMap<&str, &str> = self
+                .args
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            options = options.buildargs(&args);
+        }
+        if let Some(target) = &self.target {
+            options = options.target(target);
+        }
+        let limit = crate::timeouts::scaled(self.build_timeout);
+        let mut log = BuildLog::default();
+        let outcome = tokio::time::timeout(limit, async {
+            let mut stream =
+                docker.build_image(options.build(), None, Some(bollard::body_full(body.into())));
+            while let Some(info) = stream.next().await {
+                if let Some(text) = info?.stream {
+                    log.feed(&text);
+                }
+            }
+            Ok::<(), bollard::errors::Error>(())
+        })
+        .await;
+        log.finish();
+        let (message, source) = match outcome {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => (log.failure(&self.dockerfile_path, dockerfile, &e), Some(e)),
+            Err(_) => (log.timeout(limit, started.elapsed()), None),
+        };
+        Err(Error::Image {
+            image: reference.to_owned(),
+            message: format!("{}: {message}", self.describe()),
+            elapsed: started.elapsed(),
+            source: source.map(Box::new),
+        })
+    }
+
+    /// A short description for errors.
+    pub(crate) fn describe(&self) -> String {
+        match &self.root {
+            Some(root) => format!("build context `{}`", root.display()),
+            None => "in-memory build context".to_owned(),
+        }
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(data)
+        .and_then(|()| encoder.finish())
+        .expect("compressing into memory does not fail")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_round_trips_and_is_detected_by_its_magic_bytes() {
+        use std::io::Read;
+        let packed = gzip(b"context");
+        assert_eq!(&packed[..2], [0x1f, 0x8b]);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&packed[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        assert_eq!(out, b"context");
+    }
+
+    #[test]
+    fn gzip_does_not_change_the_tag() {
+        let a = BuildContext::new("FROM scratch\n");
+        let b = a.clone().gzip(true);
+        let tag = |c: &BuildContext| context::assemble(c).unwrap().tag;
+        assert_eq!(tag(&a), tag(&b));
+    }
+
+    #[test]
+    fn the_builder_keeps_the_last_value_per_arg_and_label() {
+        let c = BuildContext::new("FROM scratch\n")
+            .arg("A", "1")
+            .arg("A", "2")
+            .label("l", "x");
+        assert_eq!(c.args["A"], "2");
+        assert_eq!(c.labels["l"], "x");
+        assert_eq!(c.build_timeout, BuildContext::DEFAULT_BUILD_TIMEOUT);
+    }
+}

@@ -1,0 +1,314 @@
+//! Assembling a [`BuildContext`]: its file tree, the archive sent to the daemon and the
+//! hash that names the image.
+//!
+//! The tree is a sorted map from context path to entry, so the archive is the same bytes
+//! whatever order files were added or listed in: entries carry mtime 0 and owner 0:0.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::ignore::IgnoreRules;
+use super::{BuildContext, Content};
+use crate::archive::TarWriter;
+use crate::error::{Error, Result};
+
+/// One entry of the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    File { data: Vec<u8>, mode: u32 },
+    Dir { mode: u32 },
+    Symlink { target: String },
+}
+
+/// What is sent to the daemon, and what names it.
+#[derive(Debug)]
+pub(super) struct Assembled {
+    /// The uncompressed context archive.
+    pub(super) tar: Vec<u8>,
+    /// 16 hex digits of the hash of the whole context and build options.
+    pub(super) tag: String,
+    /// The Dockerfile's text (for pointing at a line the daemon refused).
+    pub(super) dockerfile: String,
+}
+
+/// Reads everything the context is made of and builds its archive and hash.
+pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
+    let owner = ctx.describe();
+    let invalid = |message: String| Error::InvalidInput {
+        container: owner.clone(),
+        message,
+    };
+    let dockerfile_path = context_path(&ctx.dockerfile_path).map_err(&invalid)?;
+    if dockerfile_path.is_empty() {
+        return Err(invalid(
+            "the Dockerfile path names the context root".to_owned(),
+        ));
+    }
+    let mut tree = BTreeMap::new();
+    if let Some(root) = &ctx.root {
+        let ignore = read_ignore(root, &owner)?;
+        let walk = Walk {
+            owner: &owner,
+            mode: None,
+            ignore: ignore.as_ref(),
+        };
+        walk.dir(&mut tree, "", root)?;
+        // The Dockerfile and `.dockerignore` are sent even when ignored, as the CLI does
+        // (the daemon needs them; COPY and ADD still do not see them).
+        for kept in [dockerfile_path.as_str(), ".dockerignore"] {
+            let host = root.join(kept);
+            if !tree.contains_key(kept) && host.is_file() {
+                let err = host_err("read", &host, kept, &owner);
+                let meta = std::fs::metadata(&host).map_err(err)?;
+                let data = std::fs::read(&host).map_err(host_err("read", &host, kept, &owner))?;
+                let mode = host_mode(&meta);
+                tree.insert(kept.to_owned(), Node::File { data, mode });
+            }
+        }
+    }
+    for file in &ctx.files {
+        let rel = context_path(&file.path).map_err(&invalid)?;
+        if rel.is_empty() && !matches!(file.content, Content::HostDir(_)) {
+            return Err(invalid(format!(
+                "`{}` names the context root; name a file",
+                file.path
+            )));
+        }
+        match &file.content {
+            Content::Bytes(data) => {
+                let mode = file.mode.unwrap_or(0o644);
+                tree.insert(
+                    rel,
+                    Node::File {
+                        data: data.to_vec(),
+                        mode,
+                    },
+                );
+            }
+            Content::HostFile(host) => {
+                let meta = std::fs::metadata(host).map_err(host_err("read", host, &rel, &owner))?;
+                if !meta.is_file() {
+                    return Err(invalid(format!(
+                        "host path `{}` for `{rel}` is not a regular file{}",
+                        host.display(),
+                        if meta.is_dir() {
+                            "; use ContextFile::from_host_dir"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+                let data = std::fs::read(host).map_err(host_err("read", host, &rel, &owner))?;
+                let mode = file.mode.unwrap_or_else(|| host_mode(&meta));
+                tree.insert(rel, Node::File { data, mode });
+            }
+            Content::HostDir(host) => {
+                let walk = Walk {
+                    owner: &owner,
+                    mode: file.mode,
+                    ignore: None,
+                };
+                if !rel.is_empty() {
+                    let meta =
+                        std::fs::metadata(host).map_err(host_err("read", host, &rel, &owner))?;
+                    tree.insert(
+                        rel.clone(),
+                        Node::Dir {
+                            mode: host_mode(&meta),
+                        },
+                    );
+                }
+                walk.dir(&mut tree, &rel, host)?;
+            }
+        }
+    }
+    if let Some(text) = &ctx.dockerfile {
+        let data = text.as_bytes().to_vec();
+        tree.insert(dockerfile_path.clone(), Node::File { data, mode: 0o644 });
+    }
+    let dockerfile = match tree.get(&dockerfile_path) {
+        Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
+        _ => {
+            return Err(invalid(format!(
+                "the context has no Dockerfile at `{dockerfile_path}`: add one, or point \
+                 `.dockerfile_path(..)` at it"
+            )))
+        }
+    };
+    let tar = write_tar(&tree).map_err(|source| Error::HostIo {
+        action: "archive",
+        path: dockerfile_path.clone().into(),
+        target: Some(owner.clone()),
+        source,
+    })?;
+    let tag = hash(&tar, ctx, &dockerfile_path);
+    Ok(Assembled {
+        tar,
+        tag,
+        dockerfile,
+    })
+}
+
+/// The hash of everything that decides the image: the archive (every path, byte, mode
+/// and link) and the build options. Compression is not part of it.
+fn hash(tar: &[u8], ctx: &BuildContext, dockerfile_path: &str) -> String {
+    let mut hasher = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(bytes);
+    };
+    field(b"testdock build context v1");
+    field(tar);
+    field(dockerfile_path.as_bytes());
+    for (key, value) in &ctx.args {
+        field(b"arg");
+        field(key.as_bytes());
+        field(value.as_bytes());
+    }
+    if let Some(target) = &ctx.target {
+        field(b"target");
+        field(target.as_bytes());
+    }
+    for (key, value) in &ctx.labels {
+        field(b"label");
+        field(key.as_bytes());
+        field(value.as_bytes());
+    }
+    let digest = hasher.finalize();
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_tar(tree: &BTreeMap<String, Node>) -> std::io::Result<Vec<u8>> {
+    let mut tar = TarWriter::new(0);
+    for (path, node) in tree {
+        match node {
+            Node::File { data, mode } => tar.file(path, data, *mode, 0, 0)?,
+            Node::Dir { mode } => tar.dir(path, *mode, 0, 0)?,
+            Node::Symlink { target } => tar.symlink(path, target, 0, 0)?,
+        }
+    }
+    tar.finish()
+}
+
+/// Checks a context path and returns it normalised (`""` for the root).
+pub(super) fn context_path(path: &str) -> Result<String, String> {
+    if path.starts_with('/') {
+        return Err(format!(
+            "`{path}` is absolute; build context paths are relative to the context root \
+             (write `{}`)",
+            path.trim_start_matches('/')
+        ));
+    }
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(format!("`{path}` contains `..`; give the path without it")),
+            part => parts.push(part),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn read_ignore(root: &Path, owner: &str) -> Result<Option<IgnoreRules>> {
+    let path = root.join(".dockerignore");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(Error::HostIo {
+                action: "read",
+                path,
+                target: Some(owner.to_owned()),
+                source,
+            })
+        }
+    };
+    IgnoreRules::parse(&text)
+        .map(Some)
+        .map_err(|e| Error::InvalidInput {
+            container: owner.to_owned(),
+            message: format!("`{}` {e}", path.display()),
+        })
+}
+
+fn host_mode(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o7777
+}
+
+fn host_err(
+    action: &'static str,
+    host: &Path,
+    rel: &str,
+    owner: &str,
+) -> impl FnOnce(std::io::Error) -> Error {
+    let path = host.to_path_buf();
+    let target = Some(format!("`{rel}` in the {owner}"));
+    move |source| Error::HostIo {
+        action,
+        path,
+        target,
+        source,
+    }
+}
+
+/// Copies a host directory tree into the context.
+struct Walk<'a> {
+    owner: &'a str,
+    /// Mode for regular files, instead of the host's.
+    mode: Option<u32>,
+    /// `.dockerignore` rules, with paths relative to the context root.
+    ignore: Option<&'a IgnoreRules>,
+}
+
+impl Walk<'_> {
+    fn dir(&self, tree: &mut BTreeMap<String, Node>, rel: &str, host: &Path) -> Result<()> {
+        let err = |path: &Path, rel: &str| host_err("walk", path, rel, self.owner);
+        let mut entries = std::fs::read_dir(host)
+            .and_then(|d| d.collect::<std::io::Result<Vec<_>>>())
+            .map_err(err(host, rel))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child = if rel.is_empty() {
+                name
+            } else {
+                format!("{rel}/{name}")
+            };
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).map_err(err(&path, &child))?;
+            let kind = meta.file_type();
+            if self.ignore.is_some_and(|r| r.excludes(&child)) {
+                if kind.is_dir() && self.ignore.is_some_and(|r| r.may_reinclude_below(&child)) {
+                    self.dir(tree, &child, &path)?;
+                }
+                continue;
+            }
+            if kind.is_symlink() {
+                let target = std::fs::read_link(&path).map_err(err(&path, &child))?;
+                let target = target.to_string_lossy().into_owned();
+                tree.insert(child, Node::Symlink { target });
+            } else if kind.is_dir() {
+                tree.insert(
+                    child.clone(),
+                    Node::Dir {
+                        mode: host_mode(&meta),
+                    },
+                );
+                self.dir(tree, &child, &path)?;
+            } else if kind.is_file() {
+                let data = std::fs::read(&path).map_err(err(&path, &child))?;
+                let mode = self.mode.unwrap_or_else(|| host_mode(&meta));
+                tree.insert(child, Node::File { data, mode });
+            }
+            // Sockets, fifos and devices cannot be sent as content.
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

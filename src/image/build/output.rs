@@ -1,0 +1,216 @@
+//! Following the classic builder's output: the current step and its last lines, turned
+//! into error messages when the build fails or times out.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crate::error::{status_of, LogTail};
+
+/// How many output lines of the failing step an error shows.
+const TAIL_LINES: usize = 20;
+
+/// What the build printed so far, as far as an error needs it.
+#[derive(Debug, Default)]
+pub(super) struct BuildLog {
+    /// Text after the last newline (the daemon splits lines across messages).
+    pending: String,
+    /// The last `Step N/M : INSTRUCTION` line.
+    step: Option<String>,
+    /// The last lines the current step printed, without the builder's own chatter.
+    tail: VecDeque<String>,
+}
+
+impl BuildLog {
+    /// Takes one `stream` chunk of the build output.
+    pub(super) fn feed(&mut self, text: &str) {
+        self.pending.push_str(text);
+        while let Some(end) = self.pending.find('\n') {
+            let line: String = self.pending.drain(..=end).collect();
+            self.line(&strip_ansi(line.trim_end_matches(['\n', '\r'])));
+        }
+    }
+
+    /// Takes the last, unterminated line.
+    pub(super) fn finish(&mut self) {
+        let rest = strip_ansi(&std::mem::take(&mut self.pending));
+        if !rest.is_empty() {
+            self.line(&rest);
+        }
+    }
+
+    fn line(&mut self, line: &str) {
+        if line.starts_with("Step ") && line.contains(" : ") {
+            self.step = Some(line.to_owned());
+            self.tail.clear();
+        } else if line.starts_with(" ---> ")
+            || line.starts_with("Removing intermediate container ")
+            || (line.is_empty() && self.tail.is_empty())
+        {
+            // The builder's bookkeeping, not the step's output.
+        } else {
+            if self.tail.len() == TAIL_LINES {
+                self.tail.pop_front();
+            }
+            self.tail.push_back(line.to_owned());
+        }
+    }
+
+    fn at_step(&self) -> String {
+        match &self.step {
+            Some(step) => format!(" at `{step}`"),
+            None => String::new(),
+        }
+    }
+
+    fn output(&self) -> String {
+        if self.step.is_none() && self.tail.is_empty() {
+            return String::new();
+        }
+        let tail = LogTail {
+            lines: self.tail.iter().cloned().collect(),
+        };
+        format!("\n  last output lines:\n{tail}")
+    }
+
+    /// The message for a build that ended with `error`.
+    pub(super) fn failure(
+        &self,
+        dockerfile_path: &str,
+        dockerfile: &str,
+        error: &bollard::errors::Error,
+    ) -> String {
+        let refused = match error {
+            bollard::errors::Error::DockerResponseServerError { message, .. } => {
+                parse_error_line(message).map(|n| {
+                    let text = dockerfile.lines().nth(n - 1).unwrap_or("").trim();
+                    format!(" (`{dockerfile_path}` line {n}: `{text}`)")
+                })
+            }
+            _ => None,
+        };
+        match (refused, status_of(error)) {
+            (Some(line), _) => format!("the daemon refused the Dockerfile{line}"),
+            (None, Some(status)) => format!(
+                "the daemon refused the build (HTTP {status}){}{}",
+                self.at_step(),
+                self.output()
+            ),
+            (None, None) => format!("the build failed{}{}", self.at_step(), self.output()),
+        }
+    }
+
+    /// The message for a build that ran past `limit`.
+    pub(super) fn timeout(&self, limit: Duration, elapsed: Duration) -> String {
+        format!(
+            "the build timed out after {elapsed:?} (limit {limit:?}, raise it with \
+             `.build_timeout(..)` or TESTDOCK_TIMEOUT_SCALE){}{}",
+            self.at_step(),
+            self.output()
+        )
+    }
+}
+
+/// `line` without terminal escape sequences (the builder colours a step's stderr red).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            // Parameters and intermediates, then one final byte in `@`..=`~`.
+            for c in chars.by_ref() {
+                if ('@'..='~').contains(&c) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The line number in a daemon message like `dockerfile parse error line 2: ...`.
+fn parse_error_line(message: &str) -> Option<usize> {
+    let rest = &message[message.find("line ")? + 5..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stream_error(text: &str) -> bollard::errors::Error {
+        bollard::errors::Error::DockerStreamError {
+            error: text.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
+        let mut log = BuildLog::default();
+        for chunk in [
+            "Step 1/3 : FROM base",
+            "\n",
+            " ---> 0123\n",
+            "Step 2/3 : RUN echo boom && exit 3",
+            "\n",
+            " ---> Running in abcd\n",
+            "bo",
+            "om\n\u{1b}[91msecond line\n",
+            "\u{1b}[0mRemoving intermediate container abcd\n",
+        ] {
+            log.feed(chunk);
+        }
+        log.finish();
+        let text = log.failure(
+            "Dockerfile",
+            "",
+            &stream_error("returned a non-zero code: 3"),
+        );
+        assert_eq!(
+            text,
+            "the build failed at `Step 2/3 : RUN echo boom && exit 3`\n  last output lines:\n    \
+             | boom\n    | second line"
+        );
+    }
+
+    #[test]
+    fn escape_sequences_are_removed() {
+        assert_eq!(strip_ansi("\u{1b}[91merr\u{1b}[0m"), "err");
+        assert_eq!(strip_ansi("\u{1b}[1;31mx"), "x");
+        assert_eq!(strip_ansi("plain [text]"), "plain [text]");
+    }
+
+    #[test]
+    fn a_parse_error_points_at_the_dockerfile_line() {
+        let error = bollard::errors::Error::DockerResponseServerError {
+            status_code: 400,
+            message: "dockerfile parse error line 2: unknown instruction: BOGUS".to_owned(),
+        };
+        let text = BuildLog::default().failure("sub/Dockerfile", "FROM x\nBOGUS y\n", &error);
+        assert_eq!(
+            text,
+            "the daemon refused the Dockerfile (`sub/Dockerfile` line 2: `BOGUS y`)"
+        );
+        assert_eq!(parse_error_line("no number here"), None);
+    }
+
+    #[test]
+    fn only_the_last_lines_of_a_long_step_are_kept() {
+        let mut log = BuildLog::default();
+        log.feed("Step 1/1 : RUN seq 100\n");
+        for i in 1..=100 {
+            log.feed(&format!("{i}\n"));
+        }
+        assert_eq!(log.tail.len(), TAIL_LINES);
+        assert_eq!(log.tail.back().map(String::as_str), Some("100"));
+        let text = log.timeout(Duration::from_secs(1), Duration::from_millis(1001));
+        assert!(
+            text.starts_with("the build timed out after 1.001s (limit 1s"),
+            "{text}"
+        );
+        assert!(text.contains("at `Step 1/1 : RUN seq 100`"), "{text}");
+    }
+}

@@ -1,0 +1,436 @@
+//! Images from archives: [`RootfsImage`] imports a root filesystem tarball (what
+//! `debootstrap` or `docker export` make), [`ImageArchive`] loads what `docker save` made.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use bollard::query_parameters::{CreateImageOptionsBuilder, ImportImageOptionsBuilder};
+use bollard::Docker;
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// Repository under which imported root filesystems are tagged.
+const REPOSITORY: &str = "testdock/rootfs";
+
+/// Where an archive's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    Bytes(Bytes),
+    Path(PathBuf),
+}
+
+impl Source {
+    fn describe(&self) -> String {
+        match self {
+            Source::Bytes(b) => format!("{} bytes in memory", b.len()),
+            Source::Path(p) => format!("`{}`", p.display()),
+        }
+    }
+
+    fn read(&self, what: &str) -> Result<Vec<u8>> {
+        match self {
+            Source::Bytes(b) => Ok(b.to_vec()),
+            Source::Path(p) => std::fs::read(p).map_err(|source| Error::HostIo {
+                action: "read",
+                path: p.clone(),
+                target: Some(what.to_owned()),
+                source,
+            }),
+        }
+    }
+}
+
+/// A root filesystem tarball (plain or gzip-compressed, told apart by its first bytes)
+/// imported as a one-layer image, with an optional image config.
+///
+/// It is tagged `testdock/rootfs:<hash of the tar and the config>` and imported once per
+/// daemon; later uses cost reading and hashing the tarball and one `inspect_image`.
+///
+/// ```no_run
+/// use testdock::{ContainerSpec, Probe, RootfsImage};
+///
+/// # async fn demo() -> testdock::Result<()> {
+/// let image = RootfsImage::from_path("tests/data/alpine-rootfs.tar.gz")
+///     .env("LANG", "C.UTF-8")
+///     .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"]);
+/// let c = ContainerSpec::new(image).wait_for(Probe::log("ready")).start().await?;
+/// # let _ = c; Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct RootfsImage {
+    source: Source,
+    entrypoint: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    env: Vec<(String, String)>,
+    user: Option<String>,
+    workdir: Option<String>,
+}
+
+impl RootfsImage {
+    fn new(source: Source) -> Self {
+        RootfsImage {
+            source,
+            entrypoint: None,
+            cmd: None,
+            env: Vec::new(),
+            user: None,
+            workdir: None,
+        }
+    }
+
+    /// The tarball at `path` on the host, read when the image is needed.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        Self::new(Source::Path(path.into()))
+    }
+
+    /// A tarball held in memory.
+    pub fn from_bytes(tarball: impl Into<Bytes>) -> Self {
+        Self::new(Source::Bytes(tarball.into()))
+    }
+
+    /// The image's `ENTRYPOINT`.
+    pub fn entrypoint<I, S>(mut self, entrypoint: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.entrypoint = Some(entrypoint.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The image's `CMD`.
+    pub fn cmd<I, S>(mut self, cmd: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cmd = Some(cmd.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// An environment variable of the image.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The image's default user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The image's working directory.
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// Imports the image unless the daemon has it, and returns its reference (for a
+    /// Dockerfile's `FROM`, or to see what a container would start from).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// let base = testdock::RootfsImage::from_path("rootfs.tar").reference().await?;
+    /// let context = testdock::BuildContext::new(format!("FROM {base}\nRUN echo hi\n"));
+    /// # let _ = context; Ok(()) }
+    /// ```
+    pub async fn reference(&self) -> Result<String> {
+        let docker = crate::docker::daemon().await?.client();
+        self.ensure(docker).await
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("rootfs image from {}", self.source.describe())
+    }
+
+    /// The image config as Dockerfile instructions for the import's `changes`.
+    fn changes(&self) -> Vec<String> {
+        let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
+        let mut changes = vec![format!(
+            "LABEL {}={}",
+            crate::labels::MANAGED_BY,
+            crate::labels::MANAGED_BY_VALUE
+        )];
+        if let Some(e) = &self.entrypoint {
+            changes.push(format!("ENTRYPOINT {}", json(e)));
+        }
+        if let Some(c) = &self.cmd {
+            changes.push(format!("CMD {}", json(c)));
+        }
+        for (k, v) in &self.env {
+            changes.push(format!("ENV {k}={}", serde_json::Value::from(v.as_str())));
+        }
+        if let Some(u) = &self.user {
+            changes.push(format!("USER {u}"));
+        }
+        if let Some(w) = &self.workdir {
+            changes.push(format!("WORKDIR {w}"));
+        }
+        changes
+    }
+
+    /// The uncompressed tarball and the tag it is imported under.
+    fn prepare(&self) -> Result<(Vec<u8>, String)> {
+        let describe = self.describe();
+        let raw = self.source.read(&describe)?;
+        let tar = plain_tar(raw).map_err(|message| Error::InvalidInput {
+            container: describe,
+            message,
+        })?;
+        let mut hasher = Sha256::new();
+        hasher.update(b"testdock rootfs v1\0");
+        hasher.update((tar.len() as u64).to_le_bytes());
+        hasher.update(&tar);
+        for change in self.changes() {
+            hasher.update(change.as_bytes());
+            hasher.update([0]);
+        }
+        let tag = hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok((tar, tag))
+    }
+
+    /// Imports the image unless the daemon has it; returns its reference.
+    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+        let started = Instant::now();
+        let recipe = self.clone();
+        let (tar, tag) = tokio::task::spawn_blocking(move || recipe.prepare())
+            .await
+            .expect("reading a rootfs tarball does not panic")?;
+        let reference = format!("{REPOSITORY}:{tag}");
+        super::once_per_key(
+            &reference,
+            || super::exists(docker, &reference),
+            || async {
+                let options = CreateImageOptionsBuilder::default()
+                    .from_src("-")
+                    .repo(REPOSITORY)
+                    .tag(&tag)
+                    .changes(self.changes())
+                    .build();
+                docker
+                    .create_image(Some(options), Some(bollard::body_full(tar.into())), None)
+                    .try_for_each(|_| futures::future::ready(Ok(())))
+                    .await
+                    .map_err(|e| Error::Image {
+                        image: reference.clone(),
+                        message: format!("importing the {} failed", self.describe()),
+                        elapsed: started.elapsed(),
+                        source: Some(Box::new(e)),
+                    })
+            },
+        )
+        .await?;
+        Ok(reference)
+    }
+}
+
+/// The tar archive in `data`, decompressed if it is gzip; an error if it is no tar.
+fn plain_tar(data: Vec<u8>) -> Result<Vec<u8>, String> {
+    let data = if data.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        flate2::read::MultiGzDecoder::new(&data[..])
+            .read_to_end(&mut out)
+            .map_err(|e| format!("it starts like gzip but does not decompress: {e}"))?;
+        out
+    } else {
+        data
+    };
+    let not_tar = |e: std::io::Error| format!("it is not a tar archive (plain or gzip): {e}");
+    let mut archive = tar::Archive::new(&data[..]);
+    let mut entries = 0usize;
+    for entry in archive.entries().map_err(not_tar)? {
+        entry.map_err(not_tar)?;
+        entries += 1;
+    }
+    if entries == 0 {
+        return Err("the archive is empty (or not a tar archive)".to_owned());
+    }
+    Ok(data)
+}
+
+/// An archive made by `docker save` (or `docker.export_image`), loaded with
+/// `POST /images/load`. Compressed archives are fine: the daemon detects gzip, bzip2
+/// and xz.
+///
+/// Loading keeps the archive's names and tags; the images keep their own labels (no
+/// `testdock.managed-by` is added).
+///
+/// ```no_run
+/// # async fn demo() -> testdock::Result<()> {
+/// let loaded = testdock::ImageArchive::from_path("tests/data/postgres-16.tar").load().await?;
+/// assert_eq!(loaded, ["postgres:16"]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[must_use]
+pub struct ImageArchive {
+    source: Source,
+}
+
+impl ImageArchive {
+    /// The archive at `path` on the host, read when it is loaded.
+    pub fn from_path(path: impl Into<PathBuf>) -> Self {
+        ImageArchive {
+            source: Source::Path(path.into()),
+        }
+    }
+
+    /// An archive held in memory.
+    pub fn from_bytes(archive: impl Into<Bytes>) -> Self {
+        ImageArchive {
+            source: Source::Bytes(archive.into()),
+        }
+    }
+
+    /// Loads the archive's images; returns what the daemon says it loaded: the names
+    /// (`repo:tag`) of tagged images and the ids (`sha256:...`) of untagged ones.
+    pub async fn load(&self) -> Result<Vec<String>> {
+        let started = Instant::now();
+        let describe = format!("image archive {}", self.source.describe());
+        let docker = crate::docker::daemon().await?.client();
+        let source = self.source.clone();
+        let what = describe.clone();
+        let data = tokio::task::spawn_blocking(move || source.read(&what))
+            .await
+            .expect("reading an image archive does not panic")?;
+        let options = ImportImageOptionsBuilder::default().quiet(true).build();
+        let mut stream = docker.import_image(options, bollard::body_full(data.into()), None);
+        let mut loaded = Vec::new();
+        let mut text = String::new();
+        let failed = |message: String, source: Option<bollard::errors::Error>| Error::Image {
+            image: describe.clone(),
+            message,
+            elapsed: started.elapsed(),
+            source: source.map(Box::new),
+        };
+        while let Some(info) = stream.next().await {
+            let info = info.map_err(|e| failed("loading it failed".to_owned(), Some(e)))?;
+            text.extend(info.stream);
+        }
+        for line in text.lines() {
+            if let Some(name) = loaded_name(line) {
+                loaded.push(name.to_owned());
+            }
+        }
+        if loaded.is_empty() {
+            return Err(failed(
+                format!("the daemon loaded no image from it (is it a `docker save` archive?); it said: {text:?}"),
+                None,
+            ));
+        }
+        Ok(loaded)
+    }
+}
+
+/// The name or id in a `Loaded image: name` / `Loaded image ID: sha256:...` line.
+fn loaded_name(line: &str) -> Option<&str> {
+    let line = line.trim();
+    line.strip_prefix("Loaded image ID: ")
+        .or_else(|| line.strip_prefix("Loaded image: "))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::TarWriter;
+
+    fn rootfs() -> Vec<u8> {
+        let mut tar = TarWriter::new(0);
+        tar.file("bin/tool", b"x", 0o755, 0, 0).unwrap();
+        tar.symlink("bin/alias", "tool", 0, 0).unwrap();
+        tar.finish().unwrap()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(data).unwrap();
+        enc.finish().unwrap()
+    }
+
+    #[test]
+    fn plain_and_gzipped_tarballs_give_the_same_tar_and_tag() {
+        let plain = RootfsImage::from_bytes(rootfs()).prepare().unwrap();
+        let packed = RootfsImage::from_bytes(gzip(&rootfs())).prepare().unwrap();
+        assert_eq!(plain, packed);
+        assert_eq!(plain.1.len(), 16);
+    }
+
+    #[test]
+    fn the_tag_changes_with_the_config_and_the_content() {
+        let tag = |image: RootfsImage| image.prepare().unwrap().1;
+        let base = tag(RootfsImage::from_bytes(rootfs()));
+        assert_ne!(
+            base,
+            tag(RootfsImage::from_bytes(rootfs()).cmd(["/bin/tool"]))
+        );
+        assert_ne!(base, tag(RootfsImage::from_bytes(rootfs()).env("A", "1")));
+        let mut other = TarWriter::new(0);
+        other.file("bin/tool", b"y", 0o755, 0, 0).unwrap();
+        assert_ne!(base, tag(RootfsImage::from_bytes(other.finish().unwrap())));
+    }
+
+    #[test]
+    fn something_that_is_not_a_tarball_is_invalid_input() {
+        let err = RootfsImage::from_bytes("hello").prepare().unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("rootfs image from 5 bytes"),
+            "{err}"
+        );
+        let err = RootfsImage::from_bytes(vec![0x1f, 0x8b, 0, 1])
+            .prepare()
+            .unwrap_err();
+        assert!(err.to_string().contains("does not decompress"), "{err}");
+        let err = RootfsImage::from_path("/no/such.tar")
+            .prepare()
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::HostIo { action: "read", .. }),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn changes_carry_the_config_and_the_label() {
+        let changes = RootfsImage::from_bytes(rootfs())
+            .entrypoint(["/bin/tool"])
+            .cmd(["a b"])
+            .env("K", "v w")
+            .user("nobody")
+            .workdir("/srv")
+            .changes();
+        assert_eq!(
+            changes,
+            [
+                "LABEL testdock.managed-by=testdock",
+                "ENTRYPOINT [\"/bin/tool\"]",
+                "CMD [\"a b\"]",
+                "ENV K=\"v w\"",
+                "USER nobody",
+                "WORKDIR /srv",
+            ]
+        );
+    }
+
+    #[test]
+    fn loaded_lines_give_names_and_ids() {
+        assert_eq!(loaded_name("Loaded image: a/b:1\n"), Some("a/b:1"));
+        assert_eq!(
+            loaded_name("Loaded image ID: sha256:abc"),
+            Some("sha256:abc")
+        );
+        assert_eq!(loaded_name("something else"), None);
+    }
+}

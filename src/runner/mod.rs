@@ -1,0 +1,190 @@
+//! The test runner behind `#[container_test]`, usable by hand.
+//!
+//! [`run_test`] builds a runtime whose threads carry the test's name (so every container
+//! started in it is labelled with the test), optionally creates a per-test network,
+//! runs the body under the test timeout while catching panics, then **always** tears
+//! down everything labelled with the test, in async code, before the runtime ends. A
+//! failed test prints each container's name, image, state and last log lines once, and
+//! writes them to `target/testdock/<test-id>/`; then the panic is re-raised.
+//!
+//! ```no_run
+//! use testdock::runner::{run_test, TestMeta};
+//! use testdock::{ContainerSpec, Probe};
+//!
+//! #[test]
+//! fn redis_answers() {
+//!     let meta = TestMeta::new(concat!(module_path!(), "::redis_answers"), file!(), line!());
+//!     run_test(meta, |ctx| async move {
+//!         // Fixtures start together: the test waits for the slowest, not the sum.
+//!         let (a, b) = futures::try_join!(
+//!             ctx.spec("redis:7").wait_for(Probe::log("Ready")).start(),
+//!             ctx.spec("redis:7").wait_for(Probe::log("Ready")).start(),
+//!         )?;
+//!         Ok(async move {
+//!             assert_ne!(a.host_port(6379).ok(), b.host_port(6379).ok());
+//!         }.await)
+//!     });
+//! }
+//! ```
+
+mod diagnostics;
+mod outcome;
+mod scope;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+pub use outcome::TestOutcome;
+
+use crate::error::Result;
+use crate::spec::ContainerSpec;
+
+/// Default limit for a whole test (fixtures, body, teardown excluded).
+pub const DEFAULT_TEST_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Environment variable: keep the containers of failed tests for debugging.
+pub const KEEP_FAILED_ENV: &str = "TESTDOCK_KEEP_FAILED";
+
+/// Environment variable: without a daemon, print a skip line instead of failing.
+pub const SKIP_WITHOUT_DOCKER_ENV: &str = "TESTDOCK_SKIP_WITHOUT_DOCKER";
+
+/// What the runner needs to know about a test: who it is, where it is, its limits.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TestMeta {
+    id: String,
+    file: &'static str,
+    line: u32,
+    timeout: Duration,
+    network: bool,
+}
+
+impl TestMeta {
+    /// A test identified by its full path (`concat!(module_path!(), "::", "name")`),
+    /// defined at `file:line`.
+    pub fn new(id: impl Into<String>, file: &'static str, line: u32) -> Self {
+        TestMeta {
+            id: id.into(),
+            file,
+            line,
+            timeout: DEFAULT_TEST_TIMEOUT,
+            network: false,
+        }
+    }
+
+    /// Limit for fixtures plus body (default 5 min; scaled by `TESTDOCK_TIMEOUT_SCALE`).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Creates a network for the test; [`TestContext::spec`] joins it, so containers
+    /// reach each other by alias.
+    pub fn network(mut self, network: bool) -> Self {
+        self.network = network;
+        self
+    }
+
+    /// The test's identity.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// What the body's setup gets: the test's identity and network.
+#[derive(Debug, Clone)]
+pub struct TestContext {
+    test_id: String,
+    network: Option<String>,
+}
+
+impl TestContext {
+    /// The test's identity (label `testdock.test`).
+    pub fn test_id(&self) -> &str {
+        &self.test_id
+    }
+
+    /// The per-test network's name, if the test asked for one.
+    pub fn network(&self) -> Option<&str> {
+        self.network.as_deref()
+    }
+
+    /// A spec labelled with this test and joined to its network.
+    pub fn spec(&self, image: impl Into<crate::image::ImageSource>) -> ContainerSpec {
+        let spec = ContainerSpec::new(image).test_id(self.test_id.clone());
+        match &self.network {
+            Some(net) => spec.network(net.clone()),
+            None => spec,
+        }
+    }
+
+    /// Prepares `spec` for this test: labels it and joins the network (unless the spec
+    /// chose one).
+    pub fn adopt(&self, spec: ContainerSpec) -> ContainerSpec {
+        let spec = spec.test_id(self.test_id.clone());
+        match (&self.network, spec.has_network()) {
+            (Some(net), false) => spec.network(net.clone()),
+            _ => spec,
+        }
+    }
+}
+
+/// A fixture a test can take as an argument: it knows how to start itself.
+///
+/// ```no_run
+/// use testdock::runner::{Fixture, TestContext};
+/// use testdock::{Container, Probe};
+///
+/// struct Redis(Container);
+///
+/// impl Fixture for Redis {
+///     async fn setup(ctx: &TestContext) -> testdock::Result<Self> {
+///         let c = ctx.spec("redis:7").expose(6379).alias("redis")
+///             .wait_for(Probe::log("Ready to accept connections")).start().await?;
+///         Ok(Redis(c))
+///     }
+/// }
+/// ```
+pub trait Fixture: Sized + Send + 'static {
+    /// Starts the fixture for the test described by `ctx`.
+    fn setup(ctx: &TestContext) -> impl Future<Output = Result<Self>> + Send;
+}
+
+/// Runs one test: see the [module docs](self). Panics (failing the test) if the
+/// fixtures fail to start, the body panics or returns an error, or the timeout passes;
+/// tears everything down first in every case.
+pub fn run_test<F, Fut, T>(meta: TestMeta, test: F)
+where
+    F: FnOnce(TestContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+    T: TestOutcome,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(meta.id.clone())
+        .enable_all()
+        .build()
+        .expect("build the test runtime");
+    let verdict = runtime.block_on(scope::run(&meta, test));
+    // A body stuck in blocking code must not hold the test forever.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    verdict.conclude(&meta);
+}
+
+/// Starts the inline container of `#[container_test(image = ...)]`.
+pub async fn start_inline(ctx: &TestContext, spec: ContainerSpec) -> Result<crate::Container> {
+    ctx.adopt(spec).start().await
+}
+
+/// Runs a plain (non-async) test body on a blocking thread, re-raising its panic.
+pub async fn run_blocking<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(body).await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("the test body was cancelled: {e}"),
+    }
+}
+
+pub(crate) fn elapsed_since(start: Instant) -> Duration {
+    start.elapsed()
+}

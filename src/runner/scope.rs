@@ -1,0 +1,189 @@
+//! One test's lifetime: network, fixtures and body under the timeout, then teardown of
+//! everything labelled with the test.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Instant;
+
+use bollard::models::NetworkCreateRequest;
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
+use bollard::Docker;
+
+use super::diagnostics;
+use super::outcome::{panic_text, Verdict};
+use super::{TestContext, TestMeta, TestOutcome};
+use crate::cleanup::{self, remove_container, Target};
+use crate::error::{status_of, Result};
+use crate::labels;
+
+pub(super) async fn run<F, Fut, T>(meta: &TestMeta, test: F) -> Verdict
+where
+    F: FnOnce(TestContext) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send + 'static,
+    T: TestOutcome,
+{
+    let started = Instant::now();
+    let daemon = match crate::docker::daemon().await {
+        Ok(daemon) => daemon,
+        Err(e) => return Verdict::NoDaemon(e),
+    };
+    let docker = daemon.client();
+    let _scope = cleanup::Scope::enter(&meta.id);
+    let network = if meta.network {
+        match create_network(docker, &meta.id).await {
+            Ok(name) => Some(name),
+            Err(e) => {
+                return Verdict::Failed(format!(
+                    "{}: creating the test network failed: {e}",
+                    meta.id
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let ctx = TestContext {
+        test_id: meta.id.clone(),
+        network: network.clone(),
+    };
+    let limit = crate::timeouts::scaled(meta.timeout);
+    let mut body = tokio::spawn(test(ctx));
+    let verdict = match tokio::time::timeout(limit, &mut body).await {
+        Ok(Ok(Ok(outcome))) => match outcome.failure() {
+            None => Verdict::Passed,
+            Some(message) => Verdict::Failed(format!("{}: {message}", meta.id)),
+        },
+        Ok(Ok(Err(error))) => {
+            Verdict::Failed(format!("{}: a fixture failed to start: {error}", meta.id))
+        }
+        Ok(Err(join)) if join.is_panic() => Verdict::Panicked(join.into_panic()),
+        Ok(Err(join)) => Verdict::Failed(format!(
+            "{}: the test task ended abnormally: {join}",
+            meta.id
+        )),
+        Err(_) => {
+            body.abort();
+            let still_running =
+                tokio::time::timeout(std::time::Duration::from_millis(200), &mut body)
+                    .await
+                    .is_err();
+            Verdict::Failed(format!(
+                "{}: timed out after {:?} (limit {limit:?}){}",
+                meta.id,
+                super::elapsed_since(started),
+                if still_running {
+                    "; the body was still running (blocked in synchronous code?) and was left behind"
+                } else {
+                    ""
+                }
+            ))
+        }
+    };
+    let keep = verdict.failed() && keep_failed();
+    if verdict.failed() {
+        let headline = match &verdict {
+            Verdict::Panicked(p) => panic_text(p.as_ref()),
+            Verdict::Failed(m) => m.clone(),
+            _ => String::new(),
+        };
+        diagnostics::report(docker, &meta.id, &headline).await;
+    }
+    if keep {
+        eprintln!(
+            "testdock: keeping the containers of failed test {} ({} is set); remove them with \
+             `docker rm -f $(docker ps -aq --filter label={}={})`",
+            meta.id,
+            super::KEEP_FAILED_ENV,
+            labels::TEST,
+            meta.id
+        );
+    } else if let Err(e) = teardown(docker, &meta.id, network.as_deref()).await {
+        eprintln!("testdock: teardown of {} failed: {e}", meta.id);
+    }
+    verdict
+}
+
+fn keep_failed() -> bool {
+    std::env::var(super::KEEP_FAILED_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Filters selecting this process's resources of `test_id`.
+pub(super) fn test_filter(test_id: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![
+            format!("{}={test_id}", labels::TEST),
+            format!("{}={}", labels::SESSION, labels::session_id()),
+            format!("{}={}", labels::PID, std::process::id()),
+        ],
+    )])
+}
+
+async fn create_network(docker: &Docker, test_id: &str) -> Result<String, bollard::errors::Error> {
+    let name = format!("testdock-net-{}", labels::random_hex(10));
+    let request = NetworkCreateRequest {
+        name: name.clone(),
+        labels: Some(labels::standard(test_id)),
+        ..Default::default()
+    };
+    docker.create_network(request).await?;
+    Ok(name)
+}
+
+/// Removes every container, volume and network of the test, concurrently.
+async fn teardown(
+    docker: &Docker,
+    test_id: &str,
+    network: Option<&str>,
+) -> Result<(), bollard::errors::Error> {
+    let filter = test_filter(test_id);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await?;
+    let removals = containers.into_iter().filter_map(|c| {
+        let name = c.names?.first()?.trim_start_matches('/').to_owned();
+        Some(async move {
+            remove_container(
+                docker,
+                &Target {
+                    name,
+                    volumes: Vec::new(),
+                    created: None,
+                },
+            )
+            .await
+        })
+    });
+    futures::future::try_join_all(removals).await?;
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await?;
+    for volume in volumes.volumes.unwrap_or_default() {
+        match docker
+            .remove_volume(
+                &volume.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+        {
+            Err(e) if !matches!(status_of(&e), Some(404 | 409)) => return Err(e),
+            _ => {}
+        }
+    }
+    if let Some(network) = network {
+        match docker.remove_network(network).await {
+            Err(e) if status_of(&e) != Some(404) => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `#[container_test]` against the real daemon: each form, concurrency, and teardown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use testdock::runner::{Fixture, TestContext};
+use testdock::{container_test, Container, Exec, Probe};
+
+#[container_test(
+    image = common::busybox(),
+    cmd = ["sh", "-c", "echo ready; exec nc -ll -p 7000 -e cat"],
+    expose = [7000],
+    ready = log("ready"),
+    timeout = "60s"
+)]
+async fn an_inline_container_is_ready_when_the_body_starts(c: Container) {
+    let out = c.exec(Exec::new(["echo", "hi"])).await.unwrap();
+    assert_eq!(out.stdout_text(), "hi\n");
+    assert!(c.addr(7000).unwrap().ip().is_loopback());
+}
+
+/// A fixture by type: a busybox server that becomes ready after about a second.
+struct SlowServer(Container);
+
+impl Fixture for SlowServer {
+    async fn setup(ctx: &TestContext) -> testdock::Result<Self> {
+        FIRST_SETUP.lock().unwrap().get_or_insert_with(Instant::now);
+        let c = ctx
+            .spec(common::busybox())
+            .cmd(["sh", "-c", "sleep 1; echo up; exec sleep 1000"])
+            .wait_for(Probe::log("up"))
+            .start()
+            .await?;
+        Ok(SlowServer(c))
+    }
+}
+
+async fn slow_server(ctx: &TestContext) -> testdock::Result<SlowServer> {
+    SlowServer::setup(ctx).await
+}
+
+/// When the first `SlowServer` began to start (only one test in this file uses it).
+static FIRST_SETUP: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+
+#[container_test]
+async fn two_one_second_fixtures_start_together(a: SlowServer, #[from(slow_server)] b: SlowServer) {
+    let took = FIRST_SETUP.lock().unwrap().expect("setup ran").elapsed();
+    assert_ne!(a.0.id(), b.0.id());
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(
+        took < Duration::from_millis(1900),
+        "fixtures started one after the other: {took:?}"
+    );
+}
+
+#[container_test(network = true)]
+async fn containers_on_the_test_network_reach_each_other_by_alias(
+    #[from(pinger_pair)] pair: (Container, Container),
+) {
+    let (_server, client) = pair;
+    let out = client
+        .exec(Exec::new(["sh", "-c", "echo ping | nc -w 2 server 7000"]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "ping\n", "{}", out.stderr_text());
+}
+
+async fn pinger_pair(ctx: &TestContext) -> testdock::Result<(Container, Container)> {
+    let server = ctx
+        .spec(common::busybox())
+        .alias("server")
+        .cmd(["sh", "-c", "echo ready; exec nc -ll -p 7000 -e cat"])
+        .wait_for(Probe::log("ready"));
+    let client = ctx.spec(common::busybox()).cmd(["sleep", "1000"]);
+    futures::try_join!(server.start(), client.start())
+}
+
+#[container_test]
+fn a_plain_fn_test_runs_too() {
+    assert_eq!(1 + 1, 2);
+}
+
+#[container_test(image = common::busybox(), cmd = ["sleep", "1000"])]
+async fn a_result_returning_test_passes_with_ok(c: Container) -> Result<(), String> {
+    let out = c
+        .exec(Exec::new(["true"]))
+        .await
+        .map_err(|e| e.to_string())?;
+    if out.success() {
+        Ok(())
+    } else {
+        Err("true failed".into())
+    }
+}
+
+#[container_test(image = common::busybox(), cmd = ["sleep", "1000"])]
+#[should_panic(expected = "deliberate")]
+async fn should_panic_is_kept_and_the_container_still_goes(c: Container) {
+    let _ = c.id();
+    panic!("deliberate");
+}
+
+#[tokio::test]
+async fn zz_every_container_test_above_left_nothing() {
+    // The runner labels with the full path; check this binary's session for leftovers
+    // of any test in this file once the others had time to finish (they run in parallel
+    // threads; give them a bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut left = Vec::new();
+        for name in [
+            "an_inline_container_is_ready_when_the_body_starts",
+            "should_panic_is_kept_and_the_container_still_goes",
+        ] {
+            left.extend(common::leftovers(&format!("container_test::{name}")).await);
+        }
+        if left.is_empty() || Instant::now() > deadline {
+            assert!(left.is_empty(), "{left:#?}");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

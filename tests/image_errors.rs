@@ -1,0 +1,161 @@
+//! Image sources that fail: broken Dockerfiles, failing steps, builds past their time
+//! limit and archives that are not tarballs. Each error names what failed, and no build
+//! container stays behind.
+//!
+//! The failing contexts are the same on every run, so they add no images to the cache
+//! (a failed build commits nothing past its last good step).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use testdock::bollard::query_parameters::ListContainersOptionsBuilder;
+use testdock::{BuildContext, ContainerSpec, Error, RootfsImage};
+
+/// The reference of the busybox test image, imported if missing (nothing is started).
+async fn busybox_ref() -> String {
+    common::busybox().reference().await.unwrap()
+}
+
+/// Containers (build containers included) whose command mentions `marker`.
+async fn containers_running(marker: &str) -> Vec<String> {
+    let docker = testdock::client().await.unwrap();
+    let all = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default().all(true).build(),
+        ))
+        .await
+        .unwrap();
+    all.into_iter()
+        .filter_map(|c| c.command)
+        .filter(|command| command.contains(marker))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unknown_instruction_names_the_dockerfile_line() {
+    let base = busybox_ref().await;
+    let err = BuildContext::new(format!("FROM {base}\nRUN true\nBOGUS instruction\n"))
+        .build()
+        .await
+        .expect_err("a Dockerfile with an unknown instruction built");
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let Error::Image { ref image, .. } = err else {
+        panic!("expected Error::Image, got {err:?}");
+    };
+    assert!(image.starts_with("testdock/build:"), "{image}");
+    let text = err.to_string();
+    assert!(
+        text.contains("(`Dockerfile` line 3: `BOGUS instruction`)"),
+        "{text}"
+    );
+    assert_eq!(err.status_code(), Some(400));
+    let debug = format!("{err:?}");
+    assert!(debug.contains("unknown instruction: BOGUS"), "{debug}");
+}
+
+#[tokio::test]
+async fn a_failing_run_names_the_step_and_shows_its_output() {
+    let base = busybox_ref().await;
+    let marker = "testdock-failing-run-marker";
+    let err = BuildContext::new(format!(
+        "FROM {base}\nRUN echo preparing\nRUN echo boom && echo {marker} >&2 && exit 3\nRUN echo never\n"
+    ))
+    .build()
+    .await
+    .expect_err("a failing RUN built");
+    let left = containers_running(marker).await;
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let text = err.to_string();
+    assert!(
+        // `Step 3/5`: the daemon adds a last step for the labels.
+        text.contains("at `Step 3/")
+            && text.contains(&format!(" : RUN echo boom && echo {marker} >&2 && exit 3`")),
+        "{text}"
+    );
+    assert!(text.contains("    | boom"), "{text}");
+    assert!(
+        text.contains(&format!("    | {marker}")),
+        "stderr too: {text}"
+    );
+    assert!(
+        !text.contains("preparing"),
+        "output of an earlier step: {text}"
+    );
+    assert!(!text.contains("Running in"), "builder chatter: {text}");
+    let debug = format!("{err:?}");
+    assert!(debug.contains("returned a non-zero code: 3"), "{debug}");
+    assert!(left.is_empty(), "build containers left: {left:?}");
+}
+
+#[tokio::test]
+async fn a_build_past_its_time_limit_stops_and_says_so() {
+    let base = busybox_ref().await;
+    let marker = "testdock-slow-build-marker";
+    let limit = Duration::from_secs(2);
+    let began = Instant::now();
+    let err = BuildContext::new(format!(
+        "FROM {base}\nRUN echo started && sleep 60 && echo {marker}\n"
+    ))
+    .build_timeout(limit)
+    .build()
+    .await
+    .expect_err("a 60 s build finished within 2 s");
+    let took = began.elapsed();
+    // Dropping the request cancels the build: its container goes away soon after.
+    let mut left = containers_running(marker).await;
+    let deadline = Instant::now() + testdock::timeouts::scaled(Duration::from_secs(20));
+    while !left.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        left = containers_running(marker).await;
+    }
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let scaled = testdock::timeouts::scaled(limit);
+    let text = err.to_string();
+    assert!(text.contains("the build timed out after"), "{text}");
+    assert!(text.contains(&format!("(limit {scaled:?}")), "{text}");
+    assert!(text.contains("at `Step 2/"), "{text}");
+    assert!(text.contains(" : RUN echo started && sleep 60"), "{text}");
+    assert!(took < scaled + Duration::from_secs(10), "took {took:?}");
+    assert!(left.is_empty(), "the build went on: {left:?}");
+}
+
+#[tokio::test]
+async fn a_from_dir_context_without_a_dockerfile_fails_before_any_daemon_call() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.conf"), "x").unwrap();
+    let err = BuildContext::from_dir(dir.path())
+        .build()
+        .await
+        .expect_err("a context without a Dockerfile built");
+    common::assert_nothing_left(&common::this_test()).await;
+
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("no Dockerfile at `Dockerfile`"), "{text}");
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+}
+
+#[tokio::test]
+async fn a_rootfs_that_is_not_a_tarball_fails_start_and_leaves_nothing() {
+    let started = ContainerSpec::new(RootfsImage::from_bytes("just some text"))
+        .cmd(["/bin/sh"])
+        .start()
+        .await
+        .map(|c| c.name().to_owned());
+    let garbage_path = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(garbage_path.path(), [0x1f, 0x8b, 0x08, 0x00, 0x01]).unwrap();
+    let from_path = RootfsImage::from_path(garbage_path.path())
+        .reference()
+        .await;
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let err = started.expect_err("text was imported as a root filesystem");
+    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(err.to_string().contains("not a tar archive"), "{err}");
+    let err = from_path.expect_err("a truncated gzip was imported");
+    assert!(err.to_string().contains("does not decompress"), "{err}");
+}

@@ -1,0 +1,4 @@
+#[testdock::container_test(timeout = "30 seconds")]
+async fn t() {}
+
+fn main() {}

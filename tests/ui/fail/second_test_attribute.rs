@@ -1,0 +1,5 @@
+#[testdock::container_test]
+#[test]
+async fn t() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[testdock::container_test(imgae = "redis:7")]
+async fn t() {}
+
+fn main() {}

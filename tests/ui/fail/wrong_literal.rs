@@ -1,0 +1,4 @@
+#[testdock::container_test(image = 7, network = "yes")]
+async fn t() {}
+
+fn main() {}
