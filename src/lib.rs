@@ -2,6 +2,21 @@
 //!
 //! Container-backed integration tests that are as easy and as trustworthy as unit tests.
 //!
+//! As a test, with the attribute (containers ready when the body starts, gone when it
+//! ends, however it ends):
+//!
+//! ```no_run
+//! use testdock::{container_test, Container, Exec};
+//!
+//! #[container_test(image = "redis:7", expose = [6379], ready = log("Ready to accept"))]
+//! async fn redis_answers(redis: Container) {
+//!     let out = redis.exec(Exec::new(["redis-cli", "ping"])).await.unwrap();
+//!     assert_eq!(out.stdout_text(), "PONG\n");
+//! }
+//! ```
+//!
+//! Or with the fixture API, in any async code:
+//!
 //! ```no_run
 //! use testdock::{ContainerSpec, Exec, HostImage, InjectFile, Probe};
 //!
@@ -25,10 +40,12 @@
 //!
 //! | | |
 //! |---|---|
-//! | [`ContainerSpec`] | image, command, env, ports (published on `127.0.0.1`), mounts, limits, network, injected files, readiness probe, startup timeout |
+//! | [`container_test`] | the test attribute: fixtures by argument type or `#[from(fn)]`, started together; a per-test network; test timeout; diagnostics of failed tests |
+//! | [`runner`] | what the attribute calls, usable by hand: [`runner::run_test`], [`runner::Fixture`] |
+//! | [`ContainerSpec`] | image, command, env, ports (published on `127.0.0.1`), mounts, limits, network, healthcheck, injected files, readiness probe, startup timeout |
 //! | [`InjectFile`] | files from bytes, host files and host directories, with mode and owner, copied in one `put_archive` between create and start |
-//! | [`HostImage`] | host executables plus their shared libraries as a `FROM scratch`-like image, imported without a registry |
-//! | [`Probe`] | readiness: a log line (streamed, Nth occurrence); a container that exits while being waited for fails at once |
+//! | images | [`RegistryImage`] (pull policy, credentials, pull timeout with stall detection), [`BuildContext`] (Dockerfile + files built in memory, content-hash tagged), [`HostImage`] (host executables and their shared libraries, no Dockerfile), [`RootfsImage`] and [`ImageArchive`] (tarballs), [`Container::commit`] snapshots |
+//! | [`Probe`] | readiness: log line, TCP, HTTP(S), exec, healthcheck, exit code, delay, all/any, custom; fails fast when the container dies |
 //! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
 //!
