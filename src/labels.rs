@@ -8,7 +8,14 @@
 //! | `testdock.session` | the session id ([`session_id`]) |
 //! | `testdock.test` | the test's identity (`module::path::test_name`) |
 //! | `testdock.pid` | the owning process id |
+//! | `testdock.owner` | the owning process, `<pid>-<start time>` (a reused pid does not match) |
+//! | `testdock.host` | the boot id of the owner's host, so a stale sweep only judges local owners |
 //! | `testdock.container` | on named volumes a container created: that container's name |
+//!
+//! The session is one `cargo test` or `cargo nextest run`: it is derived from the
+//! parent process (cargo, or nextest, which runs each test in its own process) and its
+//! start time, unless `TESTDOCK_SESSION` names one (e.g. one session across the steps
+//! of a CI job).
 
 use std::collections::HashMap;
 
@@ -25,6 +32,10 @@ pub const SESSION: &str = "testdock.session";
 pub const TEST: &str = "testdock.test";
 /// Label key holding the owning process id.
 pub const PID: &str = "testdock.pid";
+/// Label key holding the owning process as `<pid>-<start time>`.
+pub const OWNER: &str = "testdock.owner";
+/// Label key holding the boot id of the owner's host.
+pub const HOST: &str = "testdock.host";
 /// Label key on named volumes created by a container's mounts: the container's name.
 pub const CONTAINER: &str = "testdock.container";
 
@@ -35,12 +46,37 @@ static SESSION_ID: Lazy<String> = Lazy::new(|| {
     std::env::var(SESSION_ENV)
         .ok()
         .filter(|s| !s.trim().is_empty())
+        .or_else(|| {
+            let parent = crate::procfs::parent_pid()?;
+            let start = crate::procfs::start_time(parent)?;
+            Some(format!("p{parent}-{start}"))
+        })
         .unwrap_or_else(|| random_hex(12))
 });
 
-/// The id of this test session: `TESTDOCK_SESSION` if set, else random per process.
+static OWNER_ID: Lazy<String> = Lazy::new(|| {
+    let pid = std::process::id();
+    let start = crate::procfs::start_time(pid).unwrap_or(0);
+    format!("{pid}-{start}")
+});
+
+static HOST_ID: Lazy<String> =
+    Lazy::new(|| crate::procfs::boot_id().unwrap_or_else(|| "unknown".to_owned()));
+
+/// The id of this test session: `TESTDOCK_SESSION` if set, else derived from the parent
+/// process (cargo or nextest) and its start time.
 pub fn session_id() -> &'static str {
     &SESSION_ID
+}
+
+/// This process as an owner: `<pid>-<start time>`.
+pub fn owner_id() -> &'static str {
+    &OWNER_ID
+}
+
+/// This host's boot id.
+pub(crate) fn host_id() -> &'static str {
+    &HOST_ID
 }
 
 /// `n` random lowercase hex digits.
@@ -73,6 +109,8 @@ pub(crate) fn standard(test_id: &str) -> HashMap<String, String> {
         (SESSION.to_owned(), session_id().to_owned()),
         (TEST.to_owned(), test_id.to_owned()),
         (PID.to_owned(), std::process::id().to_string()),
+        (OWNER.to_owned(), owner_id().to_owned()),
+        (HOST.to_owned(), host_id().to_owned()),
     ])
 }
 

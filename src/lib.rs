@@ -104,7 +104,8 @@
 //! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
 
-#![forbid(unsafe_code)]
+// `unsafe` is denied everywhere but in the reaper's constructor (src/cleanup/reaper.rs).
+#![deny(unsafe_code)]
 
 mod archive;
 mod cleanup;
@@ -118,6 +119,8 @@ pub mod labels;
 mod lifecycle;
 mod logs;
 mod probe;
+mod procfs;
+pub mod prune;
 mod readiness;
 pub mod runner;
 mod spec;

@@ -47,6 +47,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let image = crate::image::ensure(docker, &spec.image).await?;
 
     let test_id = spec.resolved_test_id();
+    crate::cleanup::before_first_resource();
     let mut guard = RemovalGuard::new(
         Target {
             name: name.clone(),

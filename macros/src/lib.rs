@@ -5,6 +5,8 @@
 //! does, a test can do by hand. Bad input is a compile error pointing at the offending
 //! token; the function is still emitted so editors keep working.
 
+#![forbid(unsafe_code)]
+
 mod parse;
 mod render;
 

@@ -9,6 +9,7 @@
 
 mod background;
 mod guard;
+pub(crate) mod reaper;
 mod remove;
 mod scope;
 
@@ -21,3 +22,10 @@ use std::time::Duration;
 
 /// How long a removal may take before teardown gives up on it.
 pub(crate) const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Call before creating anything on the daemon: starts this process's reaper and, once
+/// per process, the sweep of stale resources left by runs that died.
+pub(crate) fn before_first_resource() {
+    reaper::ensure_started();
+    crate::prune::sweep_stale_once();
+}

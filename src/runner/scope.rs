@@ -30,6 +30,7 @@ where
     let docker = daemon.client();
     let _scope = cleanup::Scope::enter(&meta.id);
     let network = if meta.network {
+        cleanup::before_first_resource();
         match create_network(docker, &meta.id).await {
             Ok(name) => Some(name),
             Err(e) => {

@@ -1,0 +1,2 @@
+//! Placeholder: the attribute-overhead benchmark (being written).
+fn main() {}

@@ -1,0 +1,116 @@
+//! The reaper: a watchdog process that removes what its owner created once the owner
+//! dies, however it dies (normal exit, panic, SIGINT, SIGTERM, SIGKILL, OOM kill).
+//!
+//! No image, registry or docker CLI is involved: on first use a process re-executes its
+//! own executable with `TESTDOCK_REAPER_OWNER` set. testdock's constructor (run before
+//! `main`, so before the test harness) sees the variable and turns that process into
+//! the reaper: it waits for its stdin, a pipe whose other end only the owner holds, to
+//! close, which the kernel does when the owner dies. It then removes every container,
+//! network and volume labelled with the owner (`testdock.owner=<pid>-<start time>`) and
+//! exits. It runs in its own process group, so a Ctrl-C or a CI job's SIGTERM to the
+//! test's group reaches the owner but not the reaper.
+
+use std::io::Read;
+use std::process::{ChildStdin, Command, Stdio};
+use std::time::Duration;
+
+use once_cell::sync::OnceCell;
+
+use crate::labels;
+
+/// Environment variable that makes a process linking testdock the reaper of an owner.
+pub(crate) const OWNER_ENV: &str = "TESTDOCK_REAPER_OWNER";
+
+/// How long the reaper may spend removing an owner's resources.
+const REAP_LIMIT: Duration = Duration::from_secs(60);
+
+/// The owner's end of the pipe; never dropped, so it closes exactly when we die.
+static PIPE: OnceCell<Option<ChildStdin>> = OnceCell::new();
+
+/// Starts this process's reaper unless it runs already. Call before creating anything.
+pub(crate) fn ensure_started() {
+    PIPE.get_or_init(|| match spawn() {
+        Ok(pipe) => Some(pipe),
+        Err(e) => {
+            eprintln!(
+                "testdock: cannot start the reaper ({e}); containers of this process are \
+                 removed by normal teardown only, not if it is killed"
+            );
+            None
+        }
+    });
+}
+
+fn spawn() -> std::io::Result<ChildStdin> {
+    use std::os::unix::process::CommandExt;
+    let exe = std::env::current_exe()?;
+    let mut child = Command::new(exe)
+        .env(OWNER_ENV, labels::owner_id())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0)
+        .spawn()?;
+    child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("the reaper has no stdin"))
+}
+
+/// The reaper's whole life: wait for the owner to die, remove its resources, exit.
+pub(crate) fn run(owner: &str) -> ! {
+    let mut buf = [0u8; 64];
+    let mut stdin = std::io::stdin();
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    let code = match runtime {
+        Ok(rt) => {
+            match rt.block_on(async { tokio::time::timeout(REAP_LIMIT, reap(owner)).await }) {
+                Ok(Ok(_)) => 0,
+                Ok(Err(e)) => {
+                    eprintln!("testdock reaper: removing the resources of {owner} failed: {e}");
+                    1
+                }
+                Err(_) => {
+                    eprintln!("testdock reaper: removing the resources of {owner} took over {REAP_LIMIT:?}");
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("testdock reaper: no runtime: {e}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
+async fn reap(owner: &str) -> crate::Result<usize> {
+    let daemon = crate::docker::daemon().await?;
+    let filter = format!("{}={owner}", labels::OWNER);
+    crate::prune::remove_labelled(daemon.client(), &filter)
+        .await
+        .map(|removed| removed.len())
+}
+
+#[allow(unsafe_code)]
+mod entry {
+    // SAFETY (of running before main): the constructor only reads one environment
+    // variable; when it is absent (every process but a reaper) it returns at once and
+    // the program starts as usual. A reaper never returns from it: it exits.
+    #[ctor::ctor(unsafe)]
+    fn become_reaper_if_asked() {
+        if let Ok(owner) = std::env::var(super::OWNER_ENV) {
+            super::run(&owner);
+        }
+    }
+}

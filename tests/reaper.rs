@@ -1,0 +1,197 @@
+//! Nothing is left when a test process dies, however it dies: each case runs a child
+//! process (this test binary, running one of the ignored `child_*` tests) that creates
+//! a container, a named volume and a network, then ends in the way under test. The
+//! parent asserts that everything the child owned is gone within 2 s.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use testdock::runner::{run_test, TestMeta};
+use testdock::{labels, Container, Probe};
+use wait_timeout::ChildExt;
+
+/// What the child prints once its resources exist: `READY <owner>`.
+const READY: &str = "READY ";
+
+async fn hold_resources(ctx: &testdock::runner::TestContext) -> Container {
+    let volume = format!("testdock-reaper-{}", std::process::id());
+    let c = ctx
+        .spec(common::busybox())
+        .volume(volume, "/data", false)
+        .cmd(["sh", "-c", "echo up; exec sleep 1000"])
+        .wait_for(Probe::log("up"))
+        .start()
+        .await
+        .expect("start the child's container");
+    println!("{READY}{}", labels::owner_id());
+    c
+}
+
+/// The child: resources on a per-test network, then the ending named by `REAPER_END`.
+#[test]
+#[ignore = "run as a child process by the tests below"]
+fn child_holds_resources() {
+    let meta = TestMeta::new("reaper::child_holds_resources", file!(), line!()).network(true);
+    run_test(meta, |ctx| async move {
+        let c = hold_resources(&ctx).await;
+        match std::env::var("REAPER_END").as_deref() {
+            Ok("panic") => panic!("the child panics on purpose"),
+            Ok("exit") => std::process::exit(0),
+            _ => {
+                // Wait to be signalled.
+                tokio::time::sleep(Duration::from_secs(600)).await;
+            }
+        }
+        drop(c);
+        Ok(())
+    });
+}
+
+fn spawn_child(end: &str) -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_holds_resources",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("REAPER_END", end)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the child test process");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            // libtest may print `test name ... ` on the same line first.
+            if let Some((_, owner)) = line.split_once(READY) {
+                let _ = tx.send(owner.trim().to_owned());
+            }
+        }
+    });
+    let owner = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the child reports its resources within 60 s");
+    (child, owner)
+}
+
+/// What the daemon still holds that is owned by `owner`.
+async fn owned_by(owner: &str) -> Vec<String> {
+    let docker = testdock::client().await.expect("a Docker daemon");
+    let filters = HashMap::from([("label", vec![format!("{}={owner}", labels::OWNER)])]);
+    let mut left = Vec::new();
+    let containers = docker
+        .list_containers(Some(
+            testdock::bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    left.extend(
+        containers
+            .into_iter()
+            .map(|c| format!("container {:?}", c.names)),
+    );
+    let networks = docker
+        .list_networks(Some(
+            testdock::bollard::query_parameters::ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    left.extend(
+        networks
+            .into_iter()
+            .map(|n| format!("network {:?}", n.name)),
+    );
+    let volumes = docker
+        .list_volumes(Some(
+            testdock::bollard::query_parameters::ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .unwrap();
+    left.extend(
+        volumes
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| format!("volume {}", v.name)),
+    );
+    left
+}
+
+/// Ends the child as `how` and asserts its resources go within 2 s of its death.
+async fn assert_cleaned_after(end: &str, how: impl FnOnce(&mut Child)) {
+    let (mut child, owner) = spawn_child(end);
+    let before = owned_by(&owner).await;
+    assert_eq!(
+        before.len(),
+        3,
+        "the child holds a container, a volume and a network: {before:?}"
+    );
+    how(&mut child);
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("the child ends within 30 s");
+    let died = Instant::now();
+    let mut left = owned_by(&owner).await;
+    while !left.is_empty() && died.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = owned_by(&owner).await;
+    }
+    let took = died.elapsed();
+    assert!(
+        left.is_empty(),
+        "after the child's {end} ({status}) these are left: {left:?}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "cleanup after {end} took {took:?}"
+    );
+}
+
+fn signal(child: &Child, name: &str) {
+    let ok = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .expect("run kill")
+        .success();
+    assert!(ok, "kill -{name} failed");
+}
+
+#[tokio::test]
+async fn a_child_killed_with_sigkill_leaves_nothing() {
+    assert_cleaned_after("sigkill", |c| c.kill().unwrap()).await;
+}
+
+#[tokio::test]
+async fn a_child_interrupted_with_sigint_leaves_nothing() {
+    assert_cleaned_after("sigint", |c| signal(c, "INT")).await;
+}
+
+#[tokio::test]
+async fn a_child_terminated_with_sigterm_leaves_nothing() {
+    assert_cleaned_after("sigterm", |c| signal(c, "TERM")).await;
+}
+
+#[tokio::test]
+async fn a_child_that_panics_leaves_nothing() {
+    assert_cleaned_after("panic", |_| {}).await;
+}
+
+#[tokio::test]
+async fn a_child_that_exits_without_teardown_leaves_nothing() {
+    assert_cleaned_after("exit", |_| {}).await;
+}
