@@ -10,6 +10,7 @@
 //! | `testdock.pid` | the owning process id |
 //! | `testdock.owner` | the owning process, `<pid>-<start time>` (a reused pid does not match) |
 //! | `testdock.host` | the boot id of the owner's host, so a stale sweep only judges local owners |
+//! | `testdock.shared` | on a shared fixture's container: the fixture's key |
 //! | `testdock.container` | on named volumes a container created: that container's name |
 //!
 //! The session is one `cargo test` or `cargo nextest run`: it is derived from the
@@ -36,6 +37,8 @@ pub const PID: &str = "testdock.pid";
 pub const OWNER: &str = "testdock.owner";
 /// Label key holding the boot id of the owner's host.
 pub const HOST: &str = "testdock.host";
+/// Label key on a shared fixture's container: the fixture's key.
+pub const SHARED: &str = "testdock.shared";
 /// Label key on named volumes created by a container's mounts: the container's name.
 pub const CONTAINER: &str = "testdock.container";
 
@@ -73,6 +76,18 @@ pub fn session_id() -> &'static str {
 pub fn owner_id() -> &'static str {
     &OWNER_ID
 }
+
+/// The session's root process (cargo or nextest) as an owner, `<pid>-<start time>`,
+/// if it can be known.
+pub(crate) fn session_owner_id() -> Option<&'static str> {
+    SESSION_OWNER.as_deref()
+}
+
+static SESSION_OWNER: Lazy<Option<String>> = Lazy::new(|| {
+    let parent = crate::procfs::parent_pid()?;
+    let start = crate::procfs::start_time(parent)?;
+    Some(format!("{parent}-{start}"))
+});
 
 /// This host's boot id.
 pub(crate) fn host_id() -> &'static str {

@@ -122,6 +122,7 @@ mod probe;
 mod procfs;
 pub mod prune;
 mod readiness;
+pub mod shared;
 pub mod runner;
 mod spec;
 pub mod timeouts;

@@ -16,7 +16,7 @@ use crate::cleanup::{RemovalGuard, Target};
 use crate::container::{Container, Parts, PortMap};
 use crate::error::{Error, LogTail, Result, Step};
 use crate::probe::Probe;
-use crate::readiness::{self, Failure};
+use crate::readiness::{self, Failure, Observations};
 use crate::spec::{ContainerSpec, Protocol};
 
 /// Starts a container from `spec` and waits until its probe passes.
@@ -39,6 +39,18 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let docker = daemon.client();
     let name = spec.fresh_name();
     // Pure checks first: bad input fails before anything exists.
+    let published: Vec<u16> = spec
+        .ports
+        .iter()
+        .filter(|p| p.protocol == Protocol::Tcp)
+        .map(|p| p.number)
+        .collect();
+    spec.probe
+        .check(&published)
+        .map_err(|message| Error::InvalidInput {
+            container: name.clone(),
+            message,
+        })?;
     let archive = if spec.files.is_empty() {
         None
     } else {
@@ -65,21 +77,25 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
         image: &image,
         started: Instant::now(),
         step: Mutex::new(Step::Create),
-        last: Mutex::new(None),
+        last: Observations::default(),
     };
     let outcome =
         tokio::time::timeout(limit, bring_up(&ctx, &spec, test_id, archive, created_tx)).await;
+    let parts = |up: Up, image: String| Parts {
+        host: daemon.host().to_owned(),
+        id: up.id,
+        image,
+        stop_signal: spec.stop_signal.clone(),
+        test_id: test_id.to_owned(),
+        ports: up.ports,
+    };
     let failure = match outcome {
         Ok(Ok(up)) => {
-            let parts = Parts {
-                host: daemon.host().to_owned(),
-                id: up.id,
-                image,
-                stop_signal: spec.stop_signal.clone(),
-                test_id: test_id.to_owned(),
-                ports: up.ports,
-            };
-            return Ok(Container::new(docker.clone(), guard, parts));
+            if spec.sharing.is_some() {
+                // A shared fixture's container outlives this handle: its scope removes it.
+                guard.disarm();
+            }
+            return Ok(Container::new(docker.clone(), guard, parts(up, image)));
         }
         Ok(Err(error)) => error,
         Err(_elapsed) => {
@@ -88,6 +104,21 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
             ctx.timeout(step, limit, waiting_for).await
         }
     };
+    if spec.sharing.is_some()
+        && failure.step() == Some(Step::Create)
+        && failure.status_code() == Some(409)
+    {
+        // Another process of the session created the shared container first: use it.
+        guard.disarm();
+        let up = tokio::time::timeout(limit, attach(&ctx, &spec)).await;
+        return match up {
+            Ok(Ok(up)) => Ok(Container::new(docker.clone(), guard, parts(up, image))),
+            Ok(Err(error)) => Err(error),
+            Err(_) => Err(ctx
+                .timeout(Step::Ready, limit, Some(ctx.waiting_for(&spec.probe)))
+                .await),
+        };
+    }
     if let Err(e) = guard.remove(docker).await {
         eprintln!("testdock: cleanup after a failed start also failed: {e:?}");
     }
@@ -102,8 +133,8 @@ struct Ctx<'a> {
     started: Instant,
     /// The step in progress, for the error when the startup timeout strikes.
     step: Mutex<Step>,
-    /// The last observation of a polling probe.
-    last: Mutex<Option<String>>,
+    /// What polling probes saw last.
+    last: Observations,
 }
 
 impl Ctx<'_> {
@@ -127,12 +158,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// The probe, with what a polling probe saw last.
+    /// The probe, with what its polling parts saw last.
     fn waiting_for(&self, probe: &Probe) -> String {
-        match self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            Some(last) => format!("{probe} (last attempt: {last})"),
-            None => probe.to_string(),
-        }
+        self.last.describe(&probe.to_string())
     }
 
     /// A timeout error with the container's state and last log lines.
@@ -172,11 +200,7 @@ impl Ctx<'_> {
                 probe: inner,
                 limit,
             } => {
-                let waiting_for = match self.last.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
-                {
-                    Some(last) => format!("{inner} (last attempt: {last})"),
-                    None => inner,
-                };
+                let waiting_for = self.last.describe(&inner);
                 self.timeout(Step::Ready, limit, Some(waiting_for)).await
             }
             Failure::Docker(e) => {
@@ -272,13 +296,68 @@ async fn bring_up(
     })
 }
 
+/// Waits until a container someone else created (a shared fixture's) runs and is
+/// ready, without owning it.
+async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - 1.0)
+        .unwrap_or(0.0);
+    let mut backoff = crate::probe::Backoff::new();
+    let id = loop {
+        // The daemon reserves the name before the container can be inspected: a 404
+        // right after our create's 409 means "not yet" (the start timeout bounds it).
+        let info = match ctx.docker.inspect_container(ctx.name, None).await {
+            Ok(info) => info,
+            Err(e) if crate::error::status_of(&e) == Some(404) => {
+                backoff.wait().await;
+                continue;
+            }
+            Err(e) => return Err(ctx.docker_error(Step::Inspect, e, None)),
+        };
+        let id = info.id.unwrap_or_default();
+        use bollard::models::ContainerStateStatusEnum as S;
+        match info.state.and_then(|s| s.status) {
+            Some(S::RUNNING) => break id,
+            Some(S::EXITED | S::DEAD) => return Err(exited(ctx, &id, Step::Ready).await),
+            _ => backoff.wait().await,
+        }
+    };
+    ctx.enter(Step::Ready);
+    let ports = if spec.ports.is_empty() {
+        PortMap::new()
+    } else {
+        published_ports(ctx, &id).await?
+    };
+    let target = readiness::Target {
+        docker: ctx.docker,
+        id: &id,
+        host: ctx.host,
+        ports: &ports,
+        last: &ctx.last,
+    };
+    if let Err(failure) = readiness::wait(&target, &spec.probe, since).await {
+        return Err(ctx.readiness_error(&id, &spec.probe, failure).await);
+    }
+    Ok(Up { id, ports })
+}
+
 /// The error for a container that stopped while it was being waited for.
 async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
     let logs = crate::logs::tail(ctx.docker, id).await;
-    match ctx.docker.inspect_container(id, None).await {
-        Ok(info) => {
-            let state = info.state.unwrap_or_default();
-            Error::Exited {
+    // The log stream ends as the process goes, a moment before the daemon records the
+    // exit; and an OOM kill may be recorded a moment after the exit. Wait for both.
+    let mut backoff = crate::probe::Backoff::new();
+    let deadline = Instant::now() + Duration::from_millis(500);
+    loop {
+        let state = match ctx.docker.inspect_container(id, None).await {
+            Ok(info) => info.state.unwrap_or_default(),
+            Err(e) => return ctx.docker_error(Step::Inspect, e, Some(logs)),
+        };
+        let settled = state.running != Some(true)
+            && (state.exit_code != Some(137) || state.oom_killed == Some(true));
+        if settled || Instant::now() >= deadline {
+            return Error::Exited {
                 step,
                 container: ctx.name.to_owned(),
                 image: ctx.image.to_owned(),
@@ -286,9 +365,9 @@ async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
                 oom_killed: state.oom_killed.unwrap_or(false),
                 elapsed: ctx.started.elapsed(),
                 logs,
-            }
+            };
         }
-        Err(e) => ctx.docker_error(Step::Inspect, e, Some(logs)),
+        backoff.wait().await;
     }
 }
 

@@ -195,6 +195,11 @@ pub async fn prune(all: bool) -> Result<Vec<Resource>> {
     Ok(chosen)
 }
 
+/// Lists what `filter` selects.
+pub(crate) async fn list_labelled(docker: &Docker, filter: &str) -> Result<Vec<Resource>> {
+    list(docker, filter).await
+}
+
 /// Removes what `filter` selects: containers first, then networks and volumes.
 pub(crate) async fn remove_labelled(docker: &Docker, filter: &str) -> Result<Vec<Resource>> {
     let found = list(docker, filter).await?;

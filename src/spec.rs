@@ -149,6 +149,17 @@ pub struct ContainerSpec {
     pub(crate) probe: Probe,
     healthcheck: Option<Healthcheck>,
     test_id: String,
+    /// Set for a shared fixture's container: its fixed name and owner.
+    pub(crate) sharing: Option<Sharing>,
+}
+
+/// How a shared fixture's container differs: a fixed name (so processes of one session
+/// find it, and only one of them creates it) and an owner wider than the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Sharing {
+    pub(crate) name: String,
+    pub(crate) key: String,
+    pub(crate) owner: String,
 }
 
 impl ContainerSpec {
@@ -177,6 +188,7 @@ impl ContainerSpec {
             files: Vec::new(),
             probe: Probe::none(),
             healthcheck: None,
+            sharing: None,
             test_id: labels::current_test_id(),
         }
     }
@@ -399,6 +411,9 @@ impl ContainerSpec {
 
     /// A fresh container name: the sanitised prefix and 10 random hex digits.
     pub(crate) fn fresh_name(&self) -> String {
+        if let Some(sharing) = &self.sharing {
+            return sharing.name.clone();
+        }
         let mut prefix: String = self
             .name_prefix
             .chars()

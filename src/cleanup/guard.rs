@@ -13,6 +13,7 @@ use super::{background, remove_container, Target, TEARDOWN_TIMEOUT};
 /// (an outer timeout around `remove()`) or fails is retried when the guard drops.
 #[derive(Debug)]
 pub(crate) struct RemovalGuard {
+    name: String,
     target: Option<Target>,
     /// The test the container belongs to.
     test_id: String,
@@ -22,6 +23,7 @@ impl RemovalGuard {
     /// Registers `target` for removal. Call this before the container is created.
     pub(crate) fn new(target: Target, test_id: &str) -> Self {
         RemovalGuard {
+            name: target.name.clone(),
             target: Some(target),
             test_id: test_id.to_owned(),
         }
@@ -29,7 +31,12 @@ impl RemovalGuard {
 
     /// The container's name.
     pub(crate) fn name(&self) -> &str {
-        self.target.as_ref().map_or("", |t| t.name.as_str())
+        &self.name
+    }
+
+    /// Gives up the removal: someone else (a shared fixture's scope) owns it now.
+    pub(crate) fn disarm(&mut self) {
+        self.target = None;
     }
 
     /// Tells the guard that a create request is on its way: removal waits for its

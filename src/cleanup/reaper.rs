@@ -8,7 +8,8 @@
 //! close, which the kernel does when the owner dies. It then removes every container,
 //! network and volume labelled with the owner (`testdock.owner=<pid>-<start time>`) and
 //! exits. It runs in its own process group, so a Ctrl-C or a CI job's SIGTERM to the
-//! test's group reaches the owner but not the reaper.
+//! test's group reaches the owner but not the reaper. It writes nothing to the test's
+//! output; its failures go to `$TMPDIR/testdock-reaper.log`.
 
 use std::io::Read;
 use std::process::{ChildStdin, Command, Stdio};
@@ -21,8 +22,13 @@ use crate::labels;
 /// Environment variable that makes a process linking testdock the reaper of an owner.
 pub(crate) const OWNER_ENV: &str = "TESTDOCK_REAPER_OWNER";
 
-/// How long the reaper may spend removing an owner's resources.
-const REAP_LIMIT: Duration = Duration::from_secs(60);
+/// Environment variable naming the session's root process, whose end the reaper also
+/// awaits when the session has shared fixtures (nextest: a process per test).
+const SESSION_OWNER_ENV: &str = "TESTDOCK_REAPER_SESSION_OWNER";
+
+/// How long the reaper may spend removing an owner's resources (and waiting for the
+/// end of a session whose shared fixtures it removes: a day at most).
+const REAP_LIMIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The owner's end of the pipe; never dropped, so it closes exactly when we die.
 static PIPE: OnceCell<Option<ChildStdin>> = OnceCell::new();
@@ -44,11 +50,17 @@ pub(crate) fn ensure_started() {
 fn spawn() -> std::io::Result<ChildStdin> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(session_owner) = labels::session_owner_id() {
+        command.env(SESSION_OWNER_ENV, session_owner);
+    }
+    let mut child = command
         .env(OWNER_ENV, labels::owner_id())
         .stdin(Stdio::piped())
+        // Not the test's stdout/stderr: a runner such as nextest would wait for them to
+        // close (and call the test leaky) while the reaper outlives the test.
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::null())
         .process_group(0)
         .spawn()?;
     child
@@ -72,22 +84,33 @@ pub(crate) fn run(owner: &str) -> ! {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
+    let report = |message: String| {
+        use std::io::Write;
+        let path = std::env::temp_dir().join("testdock-reaper.log");
+        if let Ok(mut log) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(log, "testdock reaper of {owner}: {message}");
+        }
+    };
     let code = match runtime {
         Ok(rt) => {
             match rt.block_on(async { tokio::time::timeout(REAP_LIMIT, reap(owner)).await }) {
                 Ok(Ok(_)) => 0,
                 Ok(Err(e)) => {
-                    eprintln!("testdock reaper: removing the resources of {owner} failed: {e}");
+                    report(format!("removing its resources failed: {e}"));
                     1
                 }
                 Err(_) => {
-                    eprintln!("testdock reaper: removing the resources of {owner} took over {REAP_LIMIT:?}");
+                    report(format!("removing its resources took over {REAP_LIMIT:?}"));
                     1
                 }
             }
         }
         Err(e) => {
-            eprintln!("testdock reaper: no runtime: {e}");
+            report(format!("no runtime: {e}"));
             1
         }
     };
@@ -97,9 +120,33 @@ pub(crate) fn run(owner: &str) -> ! {
 async fn reap(owner: &str) -> crate::Result<usize> {
     let daemon = crate::docker::daemon().await?;
     let filter = format!("{}={owner}", labels::OWNER);
-    crate::prune::remove_labelled(daemon.client(), &filter)
-        .await
-        .map(|removed| removed.len())
+    let mut removed = crate::prune::remove_labelled(daemon.client(), &filter)
+        .await?
+        .len();
+    if let Ok(session_owner) = std::env::var(SESSION_OWNER_ENV) {
+        removed += reap_session(daemon.client(), &session_owner).await?;
+    }
+    Ok(removed)
+}
+
+/// Shared fixtures of the session outlive the test processes that use them: if there
+/// are any, wait (cheaply, on `/proc`) for the session's root process to end, then
+/// remove them. Several reapers may do this at once; the losers find nothing left.
+async fn reap_session(docker: &bollard::Docker, session_owner: &str) -> crate::Result<usize> {
+    let filter = format!("{}={session_owner}", labels::OWNER);
+    if crate::prune::list_labelled(docker, &filter)
+        .await?
+        .is_empty()
+    {
+        return Ok(0);
+    }
+    let Some((pid, start)) = crate::procfs::parse_owner(session_owner) else {
+        return Ok(0);
+    };
+    while crate::procfs::is_alive(pid, start) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(crate::prune::remove_labelled(docker, &filter).await?.len())
 }
 
 #[allow(unsafe_code)]

@@ -34,6 +34,11 @@ pub struct LogProbe {
 }
 
 impl LogProbe {
+    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
+    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
+        crate::Probe::from(self).within(limit)
+    }
+
     pub(crate) fn substring(pattern: String) -> Self {
         LogProbe {
             pattern: Pattern::Substring(pattern),

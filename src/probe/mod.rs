@@ -170,6 +170,29 @@ impl Probe {
         Probe::Within(Box::new(self), limit)
     }
 
+    /// Finds what can never work before anything is created: an invalid regex, a
+    /// network probe of a TCP port the spec does not publish.
+    pub(crate) fn check(&self, published_tcp: &[u16]) -> Result<(), String> {
+        let port = |port: u16, what: &str| {
+            if published_tcp.contains(&port) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the {what} probe uses port {port}/tcp, which the spec does not publish; \
+                     add `.expose({port})`"
+                ))
+            }
+        };
+        match self {
+            Probe::Log(log) => log.matcher().map(|_| ()),
+            Probe::Tcp(tcp) => port(tcp.port, "tcp"),
+            Probe::Http(http) => port(http.port, "http"),
+            Probe::All(ps) | Probe::Any(ps) => ps.iter().try_for_each(|p| p.check(published_tcp)),
+            Probe::Within(p, _) => p.check(published_tcp),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether evaluating the probe expects the container to exit.
     pub(crate) fn expects_exit(&self) -> bool {
         match self {
@@ -257,6 +280,22 @@ mod tests {
             Probe::exec(["pg_isready"]).to_string(),
             "exec `pg_isready` exiting 0"
         );
+    }
+
+    #[test]
+    fn unusable_probes_are_found_before_anything_starts() {
+        assert!(Probe::from(Probe::tcp(80)).check(&[80]).is_ok());
+        let err = Probe::all([Probe::log("x").into(), Probe::http(81, "/").into()])
+            .check(&[80])
+            .unwrap_err();
+        assert!(
+            err.contains("port 81/tcp") && err.contains(".expose(81)"),
+            "{err}"
+        );
+        let err = Probe::from(Probe::log_regex("("))
+            .within(Duration::from_secs(1))
+            .check(&[]);
+        assert!(err.unwrap_err().contains("regex"));
     }
 
     #[test]

@@ -11,6 +11,11 @@ pub struct TcpProbe {
 }
 
 impl TcpProbe {
+    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
+    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
+        crate::Probe::from(self).within(limit)
+    }
+
     pub(crate) fn new(port: u16) -> Self {
         TcpProbe {
             port,
@@ -72,6 +77,11 @@ pub struct HttpProbe {
 }
 
 impl HttpProbe {
+    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
+    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
+        crate::Probe::from(self).within(limit)
+    }
+
     pub(crate) fn new(port: u16, path: String) -> Self {
         let path = if path.starts_with('/') {
             path

@@ -63,8 +63,14 @@ where
     let driver = tokio::spawn(connection);
     let mut builder = hyper::Request::builder()
         .method(probe.method.as_str())
-        .uri(probe.path.as_str())
-        .header(hyper::header::HOST, format!("{host}:{}", addr.port()));
+        .uri(probe.path.as_str());
+    if !probe
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        builder = builder.header(hyper::header::HOST, format!("{host}:{}", addr.port()));
+    }
     for (name, value) in &probe.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }

@@ -9,6 +9,7 @@ mod http;
 mod tcp;
 mod watch;
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -35,6 +36,43 @@ pub(crate) enum Failure {
     Docker(bollard::errors::Error),
 }
 
+/// What each polling probe saw last, for timeout messages. A probe that passes is
+/// forgotten, so a composite reports only the parts still waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Observations(Mutex<BTreeMap<String, String>>);
+
+impl Observations {
+    fn set(&self, probe: &str, what: String) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(probe.to_owned(), what);
+    }
+
+    fn clear(&self, probe: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(probe);
+    }
+
+    /// `probe`, followed by what its waiting parts saw last.
+    pub(crate) fn describe(&self, probe: &str) -> String {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match seen.len() {
+            0 => probe.to_owned(),
+            1 => {
+                let (_, last) = seen.iter().next().expect("one entry");
+                format!("{probe} (last attempt: {last})")
+            }
+            _ => {
+                let parts: Vec<String> = seen.iter().map(|(p, l)| format!("{p}: {l}")).collect();
+                format!("{probe} (last attempts: {})", parts.join("; "))
+            }
+        }
+    }
+}
+
 /// The container being probed.
 #[derive(Debug)]
 pub(crate) struct Target<'a> {
@@ -42,15 +80,11 @@ pub(crate) struct Target<'a> {
     pub(crate) id: &'a str,
     pub(crate) host: &'a str,
     pub(crate) ports: &'a PortMap,
-    /// The last thing a polling probe observed, for timeout messages.
-    pub(crate) last: &'a Mutex<Option<String>>,
+    /// What polling probes saw last.
+    pub(crate) last: &'a Observations,
 }
 
 impl Target<'_> {
-    fn observe(&self, what: String) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(what);
-    }
-
     fn addr(&self, port: u16) -> Result<std::net::SocketAddr, Failure> {
         self.probe_target().addr(port).map_err(Failure::Definitive)
     }
@@ -87,13 +121,18 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
             Probe::Log(log) => wait_for_log(target, log).await,
             Probe::Tcp(tcp) => {
                 let addr = target.addr(tcp.port)?;
-                poll(target, || tcp::check(target, addr, tcp)).await
+                poll(target, probe, || tcp::check(target, addr, tcp)).await
             }
             Probe::Http(http) => {
                 let addr = target.addr(http.port)?;
-                poll(target, || http::check(addr, target.host, http)).await
+                poll(target, probe, || async {
+                    http::check(addr, target.host, http)
+                        .await
+                        .map_err(Attempt::Retry)
+                })
+                .await
             }
-            Probe::Exec(cmd) => poll(target, || exec_check(target, cmd)).await,
+            Probe::Exec(cmd) => poll(target, probe, || exec_check(target, cmd)).await,
             Probe::Healthy => wait_healthy(target).await,
             Probe::Exit(code) => wait_exit(target, *code).await,
             Probe::Delay(d) => {
@@ -112,12 +151,14 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
                     .map(|_| ())
             }
             Probe::Custom(check) => {
-                poll(target, || async {
-                    let ok = check.run(target.probe_target()).await;
-                    if ok {
+                poll(target, probe, || async {
+                    if check.run(target.probe_target()).await {
                         Ok(())
                     } else {
-                        Err(format!("custom check `{}` returned false", check.name()))
+                        Err(Attempt::Retry(format!(
+                            "custom check `{}` returned false",
+                            check.name()
+                        )))
                     }
                 })
                 .await
@@ -139,18 +180,38 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
 
 /// Retries `attempt` with back-off until it passes; each failure is recorded as the
 /// last observation. A definitive failure (e.g. an unpublished port) stops at once.
-async fn poll<F, Fut>(target: &Target<'_>, mut attempt: F) -> Result<(), Failure>
+async fn poll<F, Fut>(target: &Target<'_>, probe: &Probe, mut attempt: F) -> Result<(), Failure>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), String>>,
+    Fut: std::future::Future<Output = Result<(), Attempt>>,
 {
+    let key = probe.to_string();
     let mut backoff = Backoff::new();
     loop {
         match attempt().await {
-            Ok(()) => return Ok(()),
-            Err(what) => target.observe(what),
+            Ok(()) => {
+                target.last.clear(&key);
+                return Ok(());
+            }
+            Err(Attempt::Retry(what)) => target.last.set(&key, what),
+            Err(Attempt::Never(why)) => return Err(Failure::Definitive(why)),
         }
         backoff.wait().await;
+    }
+}
+
+/// A failed attempt of a polling probe.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    /// Not yet: what was seen.
+    Retry(String),
+    /// It can never pass: why.
+    Never(String),
+}
+
+impl From<String> for Attempt {
+    fn from(what: String) -> Self {
+        Attempt::Retry(what)
     }
 }
 
@@ -175,29 +236,57 @@ async fn wait_for_log(target: &Target<'_>, probe: &LogProbe) -> Result<(), Failu
             return Ok(());
         }
     }
-    target.observe(format!(
-        "seen {} of {} occurrences",
-        seen_out + seen_err,
-        probe.occurrences
-    ));
     Err(Failure::Exited)
 }
 
-async fn exec_check(target: &Target<'_>, cmd: &[String]) -> Result<(), String> {
+async fn exec_check(target: &Target<'_>, cmd: &[String]) -> Result<(), Attempt> {
     let out = Exec::new(cmd.iter().cloned())
         .run(target.docker, target.id)
         .await
-        .map_err(|e| format!("exec failed: {e}"))?;
+        .map_err(|e| Attempt::Retry(format!("exec failed: {e}")))?;
     if out.success() {
         return Ok(());
     }
-    let detail = out.stderr_text();
-    let detail = detail.lines().last().unwrap_or("").trim();
-    Err(format!(
-        "`{}` exited with {}: {detail}",
+    let what = format!(
+        "`{}` exited with {}{}",
         cmd.join(" "),
-        out.exit_code
-    ))
+        out.exit_code,
+        output_suffix(&out)
+    );
+    // The command cannot run at all (not found, not executable): waiting longer will not
+    // change that. (126 also comes from an exec into a container that is going away:
+    // that is retried, and the watcher reports the exit.)
+    let output = format!("{}{}", out.stdout_text(), out.stderr_text()).to_lowercase();
+    let cannot_run = out.exit_code == 127
+        || (out.exit_code == 126
+            && [
+                "no such file or directory",
+                "executable file not found",
+                "permission denied",
+            ]
+            .iter()
+            .any(|s| output.contains(s)));
+    if cannot_run {
+        return Err(Attempt::Never(format!(
+            "{what} (the command cannot be run in this image)"
+        )));
+    }
+    Err(Attempt::Retry(what))
+}
+
+/// `: <last line of output>`, from stderr or else stdout (where the daemon puts its own
+/// errors about the command), or nothing.
+pub(crate) fn output_suffix(out: &crate::ExecOutput) -> String {
+    let pick = |text: String| {
+        text.lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_owned())
+    };
+    match pick(out.stderr_text()).or_else(|| pick(out.stdout_text())) {
+        Some(line) => format!(": {line}"),
+        None => String::new(),
+    }
 }
 
 async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
@@ -218,10 +307,19 @@ async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
         };
         use bollard::models::HealthStatusEnum as H;
         match health.status {
-            Some(H::HEALTHY) => return Ok(()),
+            Some(H::HEALTHY) => {
+                target.last.clear("healthcheck");
+                return Ok(());
+            }
             Some(H::UNHEALTHY) => return Err(watch::unhealthy_failure(health.log)),
             _ if state.running == Some(false) => return Err(Failure::Exited),
-            other => target.observe(format!("health status {other:?}")),
+            other => target.last.set(
+                "healthcheck",
+                format!(
+                    "health status is {}",
+                    other.map_or("unknown".to_owned(), |s| s.to_string())
+                ),
+            ),
         }
         backoff.wait().await;
     }

@@ -6,7 +6,10 @@ use std::time::Duration;
 use crate::exec::Exec;
 use crate::probe::TcpProbe;
 
-use super::Target;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
+
+use super::{Attempt, Target};
 
 /// One attempt: connect from the host, then (if asked) look for the listening socket in
 /// the container's `/proc/net/tcp{,6}`.
@@ -14,11 +17,25 @@ pub(super) async fn check(
     target: &Target<'_>,
     addr: SocketAddr,
     probe: &TcpProbe,
-) -> Result<(), String> {
-    match tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await {
-        Ok(Ok(_stream)) => {}
-        Ok(Err(e)) => return Err(format!("connecting to {addr}: {e}")),
-        Err(_) => return Err(format!("connecting to {addr}: no answer within 1s")),
+) -> Result<(), Attempt> {
+    let connect = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr));
+    let mut stream = match connect.await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return Err(Attempt::Retry(format!("connecting to {addr}: {e}"))),
+        Err(_) => {
+            return Err(Attempt::Retry(format!(
+                "connecting to {addr}: no answer within 1s"
+            )))
+        }
+    };
+    // Docker's userland proxy accepts on the host port even when nothing listens in the
+    // container, then closes the connection at once. A service keeps it open (or greets).
+    let mut byte = [0u8; 1];
+    if let Ok(Ok(0)) = tokio::time::timeout(PROXY_CLOSE_WINDOW, stream.read(&mut byte)).await {
+        return Err(Attempt::Retry(format!(
+            "{addr} accepted and closed at once: nothing listens on port {} yet",
+            probe.port
+        )));
     }
     if !probe.inside {
         return Ok(());
@@ -26,16 +43,27 @@ pub(super) async fn check(
     let out = Exec::new(["cat", "/proc/net/tcp", "/proc/net/tcp6"])
         .run(target.docker, target.id)
         .await
-        .map_err(|e| format!("reading /proc/net/tcp: {e}"))?;
+        .map_err(|e| Attempt::Retry(format!("reading /proc/net/tcp: {e}")))?;
+    if !out.success() {
+        return Err(Attempt::Never(format!(
+            "`listening_inside` reads /proc/net/tcp with `cat`, which failed (exit {}){}; \
+             does the image have `cat`?",
+            out.exit_code,
+            super::output_suffix(&out)
+        )));
+    }
     if listening_ports(&out.stdout_text()).contains(&probe.port) {
         Ok(())
     } else {
-        Err(format!(
+        Err(Attempt::Retry(format!(
             "{addr} accepts, but nothing listens on port {} inside the container yet",
             probe.port
-        ))
+        )))
     }
 }
+
+/// How long a fresh connection is watched for the proxy's immediate close.
+const PROXY_CLOSE_WINDOW: Duration = Duration::from_millis(25);
 
 /// The local ports in state LISTEN (`0A`) in `/proc/net/tcp`-format text.
 pub(crate) fn listening_ports(text: &str) -> Vec<u16> {

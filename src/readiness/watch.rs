@@ -9,8 +9,8 @@ use futures::StreamExt;
 
 use super::Failure;
 
-/// Resolves when the container dies (unless `exit_expected`), is OOM-killed, or turns
-/// unhealthy; never resolves otherwise (also not if the event stream breaks: the
+/// Resolves when the container dies (unless `exit_expected`; an OOM kill of the main
+/// process is a death) or turns unhealthy; never resolves otherwise (also not if the event stream breaks: the
 /// probe's own timeout still bounds the wait).
 pub(super) async fn fail_fast(
     docker: &Docker,
@@ -39,8 +39,9 @@ pub(super) async fn fail_fast(
     while let Some(Ok(event)) = events.next().await {
         let action = event.action.unwrap_or_default();
         match action.as_str() {
+            // An `oom` event alone is not an exit (the killed process may be a child);
+            // the `die` that follows when the main process goes carries the verdict.
             "die" if !exit_expected => return Failure::Exited,
-            "oom" => return Failure::Exited,
             a if a.starts_with("health_status") && a.ends_with("unhealthy") => {
                 let log = docker
                     .inspect_container(id, None)
@@ -60,11 +61,14 @@ pub(super) fn unhealthy_failure(log: Option<Vec<HealthcheckResult>>) -> Failure 
     let last = log
         .and_then(|mut l| l.pop())
         .map(|r| {
-            format!(
-                " (last check exited {}: {})",
-                r.exit_code.unwrap_or(-1),
-                r.output.unwrap_or_default().trim()
-            )
+            let output = r.output.unwrap_or_default();
+            let output = output.trim();
+            let code = r.exit_code.unwrap_or(-1);
+            if output.is_empty() {
+                format!(" (last check exited {code})")
+            } else {
+                format!(" (last check exited {code}: {output})")
+            }
         })
         .unwrap_or_default();
     Failure::Definitive(format!("the healthcheck reported unhealthy{last}"))

@@ -21,6 +21,10 @@ impl ContainerSpec {
         let mut all_labels = self.labels.clone();
         all_labels.retain(|k, _| !k.starts_with("testdock."));
         all_labels.extend(labels::standard(test_id));
+        if let Some(sharing) = &self.sharing {
+            all_labels.insert(labels::SHARED.to_owned(), sharing.key.clone());
+            all_labels.insert(labels::OWNER.to_owned(), sharing.owner.clone());
+        }
 
         let exposed: Vec<String> = self.ports.iter().map(Port::key).collect();
         let bindings: HashMap<String, Option<Vec<PortBinding>>> = self

@@ -33,7 +33,7 @@ impl Healthcheck {
             interval: Duration::from_millis(500),
             timeout: Duration::from_secs(5),
             retries: 3,
-            start_period: Duration::ZERO,
+            start_period: Duration::from_secs(30),
         }
     }
 
@@ -72,7 +72,9 @@ impl Healthcheck {
         self
     }
 
-    /// Grace period during which failures do not count (default none).
+    /// Grace period during which failures do not count, while a success already makes
+    /// the container `healthy` (default 30 s, so a slow starter is not declared
+    /// `unhealthy`, which fails its start at once).
     pub fn start_period(mut self, period: Duration) -> Self {
         self.start_period = period;
         self
