@@ -57,6 +57,12 @@
 //! `start` future is dropped mid-way (e.g. by an outer `tokio::time::timeout`).
 //! Removal kills the container and removes its anonymous volumes.
 //!
+//! Under all of that is the reaper (see `src/cleanup/reaper.rs`): a watchdog process
+//! each test process starts on first use, which removes everything the process owned
+//! once it dies, however it dies (`kill -9` included), within 2 s. Resources of runs
+//! that died anyway are swept at the next first use; [`prune`] lists and removes them
+//! by hand, and [`shared::Shared`] fixtures live as long as the run.
+//!
 //! ## Which daemon
 //!
 //! The first of these that applies, resolved once per process:
@@ -103,6 +109,9 @@
 //! | `TESTDOCK_HOST` | the host published ports are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`) |
 //! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
+//! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
+//! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
+//! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |
 
 // `unsafe` is denied everywhere but in the reaper's constructor (src/cleanup/reaper.rs).
 #![deny(unsafe_code)]
