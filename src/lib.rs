@@ -131,8 +131,8 @@ mod probe;
 mod procfs;
 pub mod prune;
 mod readiness;
-pub mod shared;
 pub mod runner;
+pub mod shared;
 mod spec;
 pub mod timeouts;
 

@@ -202,7 +202,21 @@ pub(crate) async fn list_labelled(docker: &Docker, filter: &str) -> Result<Vec<R
 
 /// Removes what `filter` selects: containers first, then networks and volumes.
 pub(crate) async fn remove_labelled(docker: &Docker, filter: &str) -> Result<Vec<Resource>> {
-    let found = list(docker, filter).await?;
+    remove_labelled_except(docker, filter, &Default::default()).await
+}
+
+/// Like [`remove_labelled`], sparing the containers named in `spared` (and any volume
+/// or network still in use by them, which the daemon refuses to remove anyway).
+pub(crate) async fn remove_labelled_except(
+    docker: &Docker,
+    filter: &str,
+    spared: &std::collections::HashSet<String>,
+) -> Result<Vec<Resource>> {
+    let found: Vec<Resource> = list(docker, filter)
+        .await?
+        .into_iter()
+        .filter(|r| !(r.kind == ResourceKind::Container && spared.contains(&r.name)))
+        .collect();
     remove(docker, &found).await?;
     Ok(found)
 }
@@ -234,8 +248,9 @@ async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()> {
         };
         match result {
             Ok(()) => {}
-            // Gone already, or still in use by something that is not ours to remove.
-            Err(e) if matches!(status_of(&e), Some(404 | 409)) => {}
+            // Gone already, or still in use by something that is not ours to remove
+            // (403: a network with endpoints; 409: a volume in use).
+            Err(e) if matches!(status_of(&e), Some(403 | 404 | 409)) => {}
             Err(e) => return Err(docker_error(&r.name, e)),
         }
     }

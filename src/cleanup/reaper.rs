@@ -11,8 +11,10 @@
 //! test's group reaches the owner but not the reaper. It writes nothing to the test's
 //! output; its failures go to `$TMPDIR/testdock-reaper.log`.
 
-use std::io::Read;
+use std::collections::HashSet;
+use std::io::{BufRead, Write};
 use std::process::{ChildStdin, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use once_cell::sync::OnceCell;
@@ -31,12 +33,12 @@ const SESSION_OWNER_ENV: &str = "TESTDOCK_REAPER_SESSION_OWNER";
 const REAP_LIMIT: Duration = Duration::from_secs(24 * 3600);
 
 /// The owner's end of the pipe; never dropped, so it closes exactly when we die.
-static PIPE: OnceCell<Option<ChildStdin>> = OnceCell::new();
+static PIPE: OnceCell<Option<Mutex<ChildStdin>>> = OnceCell::new();
 
 /// Starts this process's reaper unless it runs already. Call before creating anything.
 pub(crate) fn ensure_started() {
     PIPE.get_or_init(|| match spawn() {
-        Ok(pipe) => Some(pipe),
+        Ok(pipe) => Some(Mutex::new(pipe)),
         Err(e) => {
             eprintln!(
                 "testdock: cannot start the reaper ({e}); containers of this process are \
@@ -45,6 +47,16 @@ pub(crate) fn ensure_started() {
             None
         }
     });
+}
+
+/// Tells the reaper to leave container `name` in place (a failed test's container kept
+/// for debugging with `TESTDOCK_KEEP_FAILED`; `testdock prune` removes it later).
+pub(crate) fn spare(name: &str) {
+    if let Some(Some(pipe)) = PIPE.get() {
+        let mut pipe = pipe.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(pipe, "keep {name}");
+        let _ = pipe.flush();
+    }
 }
 
 fn spawn() -> std::io::Result<ChildStdin> {
@@ -71,12 +83,15 @@ fn spawn() -> std::io::Result<ChildStdin> {
 
 /// The reaper's whole life: wait for the owner to die, remove its resources, exit.
 pub(crate) fn run(owner: &str) -> ! {
-    let mut buf = [0u8; 64];
-    let mut stdin = std::io::stdin();
-    loop {
-        match stdin.read(&mut buf) {
-            Ok(0) => break,
-            Ok(_) => continue,
+    // The owner only ever writes `keep <name>` lines; the read ends when it dies.
+    let mut spared = HashSet::new();
+    for line in std::io::stdin().lock().lines() {
+        match line {
+            Ok(line) => {
+                if let Some(name) = line.strip_prefix("keep ") {
+                    spared.insert(name.trim().to_owned());
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(_) => break,
         }
@@ -97,7 +112,9 @@ pub(crate) fn run(owner: &str) -> ! {
     };
     let code = match runtime {
         Ok(rt) => {
-            match rt.block_on(async { tokio::time::timeout(REAP_LIMIT, reap(owner)).await }) {
+            match rt
+                .block_on(async { tokio::time::timeout(REAP_LIMIT, reap(owner, &spared)).await })
+            {
                 Ok(Ok(_)) => 0,
                 Ok(Err(e)) => {
                     report(format!("removing its resources failed: {e}"));
@@ -117,10 +134,10 @@ pub(crate) fn run(owner: &str) -> ! {
     std::process::exit(code)
 }
 
-async fn reap(owner: &str) -> crate::Result<usize> {
+async fn reap(owner: &str, spared: &HashSet<String>) -> crate::Result<usize> {
     let daemon = crate::docker::daemon().await?;
     let filter = format!("{}={owner}", labels::OWNER);
-    let mut removed = crate::prune::remove_labelled(daemon.client(), &filter)
+    let mut removed = crate::prune::remove_labelled_except(daemon.client(), &filter, spared)
         .await?
         .len();
     if let Ok(session_owner) = std::env::var(SESSION_OWNER_ENV) {

@@ -1,9 +1,10 @@
 //! Tests run by the runner, which owns the teardown of their containers.
 //!
-//! Normally a dropped [`Container`](crate::Container) removes itself. When
-//! `TESTDOCK_KEEP_FAILED` is set, a container of a test the runner is running is left
-//! to the runner instead, which removes it if the test passed and keeps it (labelled)
-//! if the test failed.
+//! Normally a dropped [`Container`](crate::Container) removes itself. A container of a
+//! test the runner is running is left to the runner instead: it describes the test's
+//! containers if the test failed (so they must still exist when the body has already
+//! dropped them, e.g. while its panic unwound), then removes them, or keeps them when
+//! `TESTDOCK_KEEP_FAILED` is set.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -37,9 +38,8 @@ impl Drop for Scope {
 
 /// Whether dropping a container of `test_id` should leave it to the runner.
 pub(crate) fn runner_decides(test_id: &str) -> bool {
-    std::env::var(crate::runner::KEEP_FAILED_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
-        && ACTIVE
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains(test_id)
+    ACTIVE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(test_id)
 }

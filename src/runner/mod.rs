@@ -159,15 +159,23 @@ where
     Fut: Future<Output = Result<T>> + Send + 'static,
     T: TestOutcome,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The body runs on its own runtime, whose threads carry the test's name (so every
+    // container started in it is labelled with the test). The limit, the diagnostics
+    // and the teardown run on this thread's runtime, which the body cannot block: a body
+    // stuck in synchronous code cannot stop the clock or the teardown.
+    let body_runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name(meta.id.clone())
         .enable_all()
         .build()
         .expect("build the test runtime");
-    let verdict = runtime.block_on(scope::run(&meta, test));
+    let control = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build the runner's runtime");
+    let verdict = control.block_on(scope::run(&meta, body_runtime.handle(), test));
     // A body stuck in blocking code must not hold the test forever.
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    body_runtime.shutdown_timeout(Duration::from_millis(100));
     verdict.conclude(&meta);
 }
 
@@ -178,6 +186,11 @@ pub async fn start_inline(ctx: &TestContext, spec: ContainerSpec) -> Result<crat
 
 /// Runs a plain (non-async) test body on a blocking thread, re-raising its panic.
 pub async fn run_blocking<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    let test_id = crate::labels::current_test_id();
+    let body = move || {
+        let _running = scope::BlockingBody::enter(&test_id);
+        body()
+    };
     match tokio::task::spawn_blocking(body).await {
         Ok(value) => value,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

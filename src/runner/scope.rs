@@ -16,7 +16,11 @@ use crate::cleanup::{self, remove_container, Target};
 use crate::error::{status_of, Result};
 use crate::labels;
 
-pub(super) async fn run<F, Fut, T>(meta: &TestMeta, test: F) -> Verdict
+pub(super) async fn run<F, Fut, T>(
+    meta: &TestMeta,
+    body_runtime: &tokio::runtime::Handle,
+    test: F,
+) -> Verdict
 where
     F: FnOnce(TestContext) -> Fut + Send + 'static,
     Fut: Future<Output = Result<T>> + Send + 'static,
@@ -48,7 +52,7 @@ where
         network: network.clone(),
     };
     let limit = crate::timeouts::scaled(meta.timeout);
-    let mut body = tokio::spawn(test(ctx));
+    let mut body = body_runtime.spawn(test(ctx));
     let verdict = match tokio::time::timeout(limit, &mut body).await {
         Ok(Ok(Ok(outcome))) => match outcome.failure() {
             None => Verdict::Passed,
@@ -67,7 +71,8 @@ where
             let still_running =
                 tokio::time::timeout(std::time::Duration::from_millis(200), &mut body)
                     .await
-                    .is_err();
+                    .is_err()
+                    || BlockingBody::running(&meta.id);
             Verdict::Failed(format!(
                 "{}: timed out after {:?} (limit {limit:?}){}",
                 meta.id,
@@ -90,6 +95,7 @@ where
         diagnostics::report(docker, &meta.id, &headline).await;
     }
     if keep {
+        spare_kept(docker, &meta.id).await;
         eprintln!(
             "testdock: keeping the containers of failed test {} ({} is set); remove them with \
              `docker rm -f $(docker ps -aq --filter label={}={})`",
@@ -187,4 +193,59 @@ async fn teardown(
         }
     }
     Ok(())
+}
+
+/// Plain-fn bodies running on a blocking thread, by test, so a timed-out test can say
+/// its body was still running.
+static BLOCKING: once_cell::sync::Lazy<std::sync::Mutex<HashMap<String, usize>>> =
+    once_cell::sync::Lazy::new(Default::default);
+
+/// Marks a plain-fn body as running while it lives.
+pub(super) struct BlockingBody(String);
+
+impl BlockingBody {
+    pub(super) fn enter(test_id: &str) -> Self {
+        *BLOCKING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(test_id.to_owned())
+            .or_default() += 1;
+        BlockingBody(test_id.to_owned())
+    }
+
+    fn running(test_id: &str) -> bool {
+        BLOCKING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(test_id)
+            .is_some_and(|n| *n > 0)
+    }
+}
+
+impl Drop for BlockingBody {
+    fn drop(&mut self) {
+        if let Some(n) = BLOCKING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&self.0)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Asks this process's reaper to leave the kept containers of `test_id` in place.
+async fn spare_kept(docker: &Docker, test_id: &str) {
+    let filter = test_filter(test_id);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filter)
+        .build();
+    if let Ok(list) = docker.list_containers(Some(options)).await {
+        for c in list {
+            if let Some(name) = c.names.as_ref().and_then(|n| n.first()) {
+                crate::cleanup::reaper::spare(name.trim_start_matches('/'));
+            }
+        }
+    }
 }
