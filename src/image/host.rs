@@ -53,11 +53,7 @@ pub struct HostImage {
     binaries: Vec<(PathBuf, String)>,
     files: Vec<InjectFile>,
     symlinks: Vec<(String, String)>,
-    entrypoint: Option<Vec<String>>,
-    cmd: Option<Vec<String>>,
-    env: Vec<(String, String)>,
-    user: Option<String>,
-    workdir: Option<String>,
+    config: super::config::ImageConfig,
 }
 
 impl HostImage {
@@ -97,43 +93,7 @@ impl HostImage {
         self
     }
 
-    /// The image's `ENTRYPOINT`.
-    pub fn entrypoint<I, S>(mut self, entrypoint: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.entrypoint = Some(entrypoint.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The image's `CMD`.
-    pub fn cmd<I, S>(mut self, cmd: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.cmd = Some(cmd.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// An environment variable of the image.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// The image's default user.
-    pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// The image's working directory.
-    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
-        self.workdir = Some(dir.into());
-        self
-    }
+    super::config::image_config_methods!();
 
     /// Imports the image unless the daemon has it, and returns its reference: for a
     /// Dockerfile's `FROM`, or to see what a container would start from.
@@ -160,28 +120,7 @@ impl HostImage {
 
     /// The image config as Dockerfile instructions for the import's `changes`.
     fn changes(&self) -> Vec<String> {
-        let json = |v: &Vec<String>| serde_json::to_string(v).expect("strings serialise");
-        let mut changes = vec![format!(
-            "LABEL {}={}",
-            crate::labels::MANAGED_BY,
-            crate::labels::MANAGED_BY_VALUE
-        )];
-        if let Some(e) = &self.entrypoint {
-            changes.push(format!("ENTRYPOINT {}", json(e)));
-        }
-        if let Some(c) = &self.cmd {
-            changes.push(format!("CMD {}", json(c)));
-        }
-        for (k, v) in &self.env {
-            changes.push(format!("ENV {k}={}", serde_json::Value::from(v.as_str())));
-        }
-        if let Some(u) = &self.user {
-            changes.push(format!("USER {u}"));
-        }
-        if let Some(w) = &self.workdir {
-            changes.push(format!("WORKDIR {w}"));
-        }
-        changes
+        self.config.changes()
     }
 
     /// The root filesystem archive (deterministic: fixed mtime, sorted libraries).

@@ -12,6 +12,7 @@
 
 mod auth;
 mod build;
+mod config;
 pub(crate) mod elf;
 mod host;
 mod progress;
