@@ -348,7 +348,7 @@ async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
     // The log stream ends as the process goes, a moment before the daemon records the
     // exit; and an OOM kill may be recorded a moment after the exit. Wait for both.
     let mut backoff = crate::probe::Backoff::new();
-    let deadline = Instant::now() + Duration::from_millis(500);
+    let deadline = Instant::now() + Duration::from_secs(2);
     loop {
         let state = match ctx.docker.inspect_container(id, None).await {
             Ok(info) => info.state.unwrap_or_default(),

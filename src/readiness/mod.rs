@@ -253,25 +253,36 @@ async fn exec_check(target: &Target<'_>, cmd: &[String]) -> Result<(), Attempt> 
         out.exit_code,
         output_suffix(&out)
     );
-    // The command cannot run at all (not found, not executable): waiting longer will not
-    // change that. (126 also comes from an exec into a container that is going away:
-    // that is retried, and the watcher reports the exit.)
-    let output = format!("{}{}", out.stdout_text(), out.stderr_text()).to_lowercase();
-    let cannot_run = out.exit_code == 127
-        || (out.exit_code == 126
-            && [
-                "no such file or directory",
-                "executable file not found",
-                "permission denied",
-            ]
-            .iter()
-            .any(|s| output.contains(s)));
-    if cannot_run {
+    if cannot_run(target, &out).await {
         return Err(Attempt::Never(format!(
             "{what} (the command cannot be run in this image)"
         )));
     }
     Err(Attempt::Retry(what))
+}
+
+/// Whether an exec failed because its command cannot run at all (not found, not
+/// executable): waiting longer will not change that. 126 also comes from an exec into a
+/// container that is going away, which is retried (the watcher reports the exit), so
+/// the container must still run.
+pub(crate) async fn cannot_run(target: &Target<'_>, out: &crate::ExecOutput) -> bool {
+    let output = format!("{}{}", out.stdout_text(), out.stderr_text()).to_lowercase();
+    let says_so = out.exit_code == 127
+        || (out.exit_code == 126
+            && ["executable file not found", "permission denied", "exec: \""]
+                .iter()
+                .any(|s| output.contains(s)));
+    says_so && still_running(target).await
+}
+
+async fn still_running(target: &Target<'_>) -> bool {
+    target
+        .docker
+        .inspect_container(target.id, None)
+        .await
+        .ok()
+        .and_then(|i| i.state?.running)
+        .unwrap_or(false)
 }
 
 /// `: <last line of output>`, from stderr or else stdout (where the daemon puts its own

@@ -30,8 +30,12 @@ pub(super) async fn check(
     };
     // Docker's userland proxy accepts on the host port even when nothing listens in the
     // container, then closes the connection at once. A service keeps it open (or greets).
+    // (With `listening_inside`, the check inside decides: no need to wait for a close.)
     let mut byte = [0u8; 1];
-    if let Ok(Ok(0)) = tokio::time::timeout(PROXY_CLOSE_WINDOW, stream.read(&mut byte)).await {
+    if probe.inside {
+        drop(stream);
+    } else if let Ok(Ok(0)) = tokio::time::timeout(PROXY_CLOSE_WINDOW, stream.read(&mut byte)).await
+    {
         return Err(Attempt::Retry(format!(
             "{addr} accepted and closed at once: nothing listens on port {} yet",
             probe.port
@@ -44,10 +48,17 @@ pub(super) async fn check(
         .run(target.docker, target.id)
         .await
         .map_err(|e| Attempt::Retry(format!("reading /proc/net/tcp: {e}")))?;
-    if !out.success() {
+    if !out.success() && super::cannot_run(target, &out).await {
         return Err(Attempt::Never(format!(
             "`listening_inside` reads /proc/net/tcp with `cat`, which failed (exit {}){}; \
              does the image have `cat`?",
+            out.exit_code,
+            super::output_suffix(&out)
+        )));
+    }
+    if !out.success() {
+        return Err(Attempt::Retry(format!(
+            "reading /proc/net/tcp failed (exit {}){}",
             out.exit_code,
             super::output_suffix(&out)
         )));
