@@ -109,6 +109,7 @@
 //! | `TESTDOCK_HOST` | the host published ports are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`) |
 //! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
+//! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
 //! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
 //! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |

@@ -195,3 +195,44 @@ async fn a_child_that_panics_leaves_nothing() {
 async fn a_child_that_exits_without_teardown_leaves_nothing() {
     assert_cleaned_after("exit", |_| {}).await;
 }
+
+/// The child for the image test: imports an image unique to this run, then exits.
+#[tokio::test]
+#[ignore = "run as a child process by the test below"]
+async fn child_imports_an_image() {
+    let marker = std::env::var("REAPER_MARKER").unwrap();
+    let image = common::busybox().file(testdock::InjectFile::from_bytes("/marker", marker));
+    let reference = image.reference().await.unwrap();
+    println!("IMAGE {reference}");
+}
+
+#[tokio::test]
+async fn images_a_process_made_are_removed_at_its_end_when_asked() {
+    let marker = format!("{}-{:?}", std::process::id(), Instant::now());
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "child_imports_an_image",
+            "--nocapture",
+        ])
+        .env("REAPER_MARKER", &marker)
+        .env("TESTDOCK_REMOVE_IMAGES", "1")
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let reference = stdout
+        .lines()
+        .find_map(|l| l.split_once("IMAGE ").map(|(_, r)| r.trim().to_owned()))
+        .unwrap_or_else(|| panic!("the child printed no image: {stdout}"));
+    let docker = testdock::client().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while docker.inspect_image(&reference).await.is_ok() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        docker.inspect_image(&reference).await.is_err(),
+        "{reference} is still there after the child ended"
+    );
+}

@@ -59,6 +59,16 @@ pub(crate) fn spare(name: &str) {
     }
 }
 
+/// Tells the reaper to remove image `reference` once this process ends.
+pub(crate) fn remove_image_at_exit(reference: &str) {
+    ensure_started();
+    if let Some(Some(pipe)) = PIPE.get() {
+        let mut pipe = pipe.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = writeln!(pipe, "image {reference}");
+        let _ = pipe.flush();
+    }
+}
+
 fn spawn() -> std::io::Result<ChildStdin> {
     use std::os::unix::process::CommandExt;
     let exe = std::env::current_exe()?;
@@ -85,11 +95,14 @@ fn spawn() -> std::io::Result<ChildStdin> {
 pub(crate) fn run(owner: &str) -> ! {
     // The owner only ever writes `keep <name>` lines; the read ends when it dies.
     let mut spared = HashSet::new();
+    let mut images = Vec::new();
     for line in std::io::stdin().lock().lines() {
         match line {
             Ok(line) => {
                 if let Some(name) = line.strip_prefix("keep ") {
                     spared.insert(name.trim().to_owned());
+                } else if let Some(reference) = line.strip_prefix("image ") {
+                    images.push(reference.trim().to_owned());
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -112,9 +125,9 @@ pub(crate) fn run(owner: &str) -> ! {
     };
     let code = match runtime {
         Ok(rt) => {
-            match rt
-                .block_on(async { tokio::time::timeout(REAP_LIMIT, reap(owner, &spared)).await })
-            {
+            match rt.block_on(async {
+                tokio::time::timeout(REAP_LIMIT, reap(owner, &spared, &images)).await
+            }) {
                 Ok(Ok(_)) => 0,
                 Ok(Err(e)) => {
                     report(format!("removing its resources failed: {e}"));
@@ -134,7 +147,7 @@ pub(crate) fn run(owner: &str) -> ! {
     std::process::exit(code)
 }
 
-async fn reap(owner: &str, spared: &HashSet<String>) -> crate::Result<usize> {
+async fn reap(owner: &str, spared: &HashSet<String>, images: &[String]) -> crate::Result<usize> {
     let daemon = crate::docker::daemon().await?;
     let filter = format!("{}={owner}", labels::OWNER);
     let mut removed = crate::prune::remove_labelled_except(daemon.client(), &filter, spared)
@@ -142,6 +155,21 @@ async fn reap(owner: &str, spared: &HashSet<String>) -> crate::Result<usize> {
         .len();
     if let Ok(session_owner) = std::env::var(SESSION_OWNER_ENV) {
         removed += reap_session(daemon.client(), &session_owner).await?;
+    }
+    for image in images {
+        // An image still used by a container (another run's) stays: 409.
+        if daemon
+            .client()
+            .remove_image(
+                image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await
+            .is_ok()
+        {
+            removed += 1;
+        }
     }
     Ok(removed)
 }

@@ -9,6 +9,12 @@
 //!   memory by the daemon, once per distinct context.
 //! - [`ImageSource::Rootfs`]: a [`RootfsImage`], a root filesystem tarball imported as a
 //!   one-layer image. ([`ImageArchive`] loads `docker save` archives.)
+//!
+//! Images testdock builds or imports are tagged by a hash of their content
+//! (`testdock/build:…`, `testdock/host:…`, `testdock/rootfs:…`) and labelled
+//! `testdock.managed-by=testdock`. They are a cache and stay, so the next run starts at
+//! once; with `TESTDOCK_REMOVE_IMAGES=1` a process's reaper removes the images that
+//! process built or imported when it ends (unless a container still uses them).
 
 mod auth;
 mod build;
@@ -124,7 +130,19 @@ where
     if present().await? {
         return Ok(());
     }
-    prepare().await
+    prepare().await?;
+    if key.starts_with("testdock/") && remove_images_at_exit() {
+        crate::cleanup::reaper::remove_image_at_exit(key);
+    }
+    Ok(())
+}
+
+/// Environment variable: remove the images this process built or imported (content-hash
+/// tagged caches, kept by default) when it ends.
+pub(crate) const REMOVE_IMAGES_ENV: &str = "TESTDOCK_REMOVE_IMAGES";
+
+fn remove_images_at_exit() -> bool {
+    std::env::var(REMOVE_IMAGES_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Whether the daemon has `reference`.
