@@ -59,3 +59,36 @@ async fn the_hosts_shell_runs_with_only_its_libraries() {
     );
     assert_eq!(out.stdout_text(), "42\n");
 }
+
+#[tokio::test]
+async fn debians_redis_server_runs_from_its_host_binary() {
+    let redis = std::path::Path::new("/usr/bin/redis-server");
+    assert!(
+        redis.exists(),
+        "this test packs Debian's redis-server: `sudo apt-get install -y redis-server`"
+    );
+    let image = HostImage::new()
+        .binary_at(redis, "/redis-server")
+        .entrypoint(["/redis-server"]);
+    let c = ContainerSpec::new(image)
+        .file(testdock::InjectFile::from_bytes(
+            "/etc/redis/redis.conf",
+            "port 6379\nprotected-mode no\nsave \"\"\nappendonly no\n",
+        ))
+        .cmd(["/etc/redis/redis.conf"])
+        .expose(6379)
+        .wait_for(Probe::log("Ready to accept connections"))
+        .start()
+        .await
+        .unwrap();
+    let stream = tokio::net::TcpStream::connect(c.addr(6379).unwrap())
+        .await
+        .unwrap();
+    let (read, mut write) = stream.into_split();
+    write.write_all(b"PING\r\n").await.unwrap();
+    let mut line = String::new();
+    BufReader::new(read).read_line(&mut line).await.unwrap();
+    c.remove().await.unwrap();
+    common::assert_nothing_left(&common::this_test()).await;
+    assert_eq!(line, "+PONG\r\n");
+}
