@@ -141,8 +141,7 @@ fn assert_report_describes_one_container(run: &ChildRun, line: &str) -> String {
 
 /// Runs the child `name` after removing its diagnostics directory of earlier runs.
 fn run_fresh(name: &str, env: &[(&str, &str)]) -> ChildRun {
-    let _ = std::fs::remove_dir_all(runner_support::artifact_dir(name));
-    run_child(name, env, QUICK)
+    runner_support::run_child_fresh(name, env, QUICK)
 }
 
 #[test]

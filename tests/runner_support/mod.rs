@@ -120,7 +120,20 @@ impl std::fmt::Display for ChildRun {
 /// Runs the ignored test `name` of this binary alone in a child process with `env` added,
 /// and returns once it exits (killing it, and failing, after `limit`).
 pub fn run_child(name: &str, env: &[(&str, &str)], limit: Duration) -> ChildRun {
+    run_child_inner(name, env, limit, false)
+}
+
+/// Like [`run_child`], after removing the child's diagnostics directory of earlier runs
+/// (under the same lock, so a concurrent driver of the same child is not disturbed).
+pub fn run_child_fresh(name: &str, env: &[(&str, &str)], limit: Duration) -> ChildRun {
+    run_child_inner(name, env, limit, true)
+}
+
+fn run_child_inner(name: &str, env: &[(&str, &str)], limit: Duration, fresh: bool) -> ChildRun {
     let serial = serial(name);
+    if fresh {
+        let _ = std::fs::remove_dir_all(artifact_dir(name));
+    }
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut command = Command::new(exe);
     command
