@@ -1,7 +1,7 @@
 //! The `#[container_test]` attribute of testdock: parsing and code generation only.
 //!
 //! The attribute expands to a plain `#[test]` that makes one call into
-//! `::testdock::__private::run_test` (the public [`testdock::runner`] API): everything it
+//! `::testdock::__private::run_test` (the public `testdock::runner` API): everything it
 //! does, a test can do by hand. Bad input is a compile error pointing at the offending
 //! token; the function is still emitted so editors keep working.
 
