@@ -301,7 +301,9 @@ pub(crate) fn output_suffix(out: &crate::ExecOutput) -> String {
 }
 
 async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
-    let mut backoff = Backoff::new();
+    // Docker announces each change of health status as an event: wake on it rather than
+    // poll (a slow poll as the fallback, should an event be missed).
+    let mut changes = std::pin::pin!(watch::health_changes(target.docker, target.id));
     loop {
         let info = target
             .docker
@@ -332,7 +334,10 @@ async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
                 ),
             ),
         }
-        backoff.wait().await;
+        if let Ok(None) = tokio::time::timeout(Duration::from_secs(1), changes.next()).await {
+            // The event stream ended: poll instead.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 }
 

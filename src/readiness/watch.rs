@@ -56,6 +56,32 @@ pub(super) async fn fail_fast(
     std::future::pending().await
 }
 
+/// The container's health-status changes from now on, as a stream of unit events that
+/// ends (or never yields) if the event stream breaks.
+pub(super) fn health_changes<'a>(
+    docker: &'a Docker,
+    id: &str,
+) -> impl futures::Stream<Item = ()> + 'a {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - 1.0)
+        .unwrap_or(0.0);
+    let filters = HashMap::from([
+        ("container".to_owned(), vec![id.to_owned()]),
+        ("type".to_owned(), vec!["container".to_owned()]),
+        ("event".to_owned(), vec!["health_status".to_owned()]),
+    ]);
+    let options = EventsOptions {
+        since: Some(format!("{since:.3}")),
+        until: None,
+        filters: Some(filters),
+    };
+    docker
+        .events(Some(options))
+        .take_while(|e| futures::future::ready(e.is_ok()))
+        .map(|_| ())
+}
+
 /// The failure for an unhealthy container, quoting its last healthcheck output.
 pub(super) fn unhealthy_failure(log: Option<Vec<HealthcheckResult>>) -> Failure {
     let last = log
