@@ -283,11 +283,8 @@ impl Container {
             .await
             .map_err(|e| self.error(Step::Restart, started, e))?;
         let info = self.inspect().await?;
-        let ports = crate::lifecycle::port_map(
-            info.network_settings
-                .and_then(|n| n.ports)
-                .unwrap_or_default(),
-        );
+        let daemon = crate::docker::daemon().await?;
+        let (_host, ports) = crate::reach::address(daemon, &info);
         *self.ports.lock().unwrap_or_else(|e| e.into_inner()) = ports;
         Ok(())
     }

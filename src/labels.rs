@@ -9,9 +9,15 @@
 //! | `testdock.test` | the test's identity (`module::path::test_name`) |
 //! | `testdock.pid` | the owning process id |
 //! | `testdock.owner` | the owning process, `<pid>-<start time>` (a reused pid does not match) |
-//! | `testdock.host` | the boot id of the owner's host, so a stale sweep only judges local owners |
+//! | `testdock.host` | the boot id of the owner's host (absent where `/proc` is missing) |
+//! | `testdock.pidns` | the owner's pid namespace (inode), so only a process that sees the owner's pids judges it |
+//! | `testdock.created` | creation time, seconds since the epoch (networks and volumes have no number for it) |
 //! | `testdock.shared` | on a shared fixture's container: the fixture's key |
 //! | `testdock.container` | on named volumes a container created: that container's name |
+//! | `testdock.role` | `reaper` on a session's daemon-side reaper container |
+//!
+//! A container kept for debugging (`TESTDOCK_KEEP_FAILED`) is renamed to end in `-kept`:
+//! it then belongs to no one, and only `testdock prune --kept` (or `--all`) removes it.
 //!
 //! The session is one `cargo test` or `cargo nextest run`: it is derived from the
 //! parent process (cargo, or nextest, which runs each test in its own process) and its
@@ -37,6 +43,12 @@ pub const PID: &str = "testdock.pid";
 pub const OWNER: &str = "testdock.owner";
 /// Label key holding the boot id of the owner's host.
 pub const HOST: &str = "testdock.host";
+/// Label key holding the owner's pid namespace (the inode of `/proc/self/ns/pid`).
+pub const PID_NAMESPACE: &str = "testdock.pidns";
+/// Label key holding the creation time, seconds since the epoch.
+pub const CREATED: &str = "testdock.created";
+/// Label key marking testdock's own helper containers (`reaper`).
+pub const ROLE: &str = "testdock.role";
 /// Label key on a shared fixture's container: the fixture's key.
 pub const SHARED: &str = "testdock.shared";
 /// Label key on named volumes created by a container's mounts: the container's name.
@@ -49,22 +61,22 @@ static SESSION_ID: Lazy<String> = Lazy::new(|| {
     std::env::var(SESSION_ENV)
         .ok()
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| {
-            let parent = crate::procfs::parent_pid()?;
-            let start = crate::procfs::start_time(parent)?;
-            Some(format!("p{parent}-{start}"))
-        })
+        .or_else(|| SESSION_OWNER.as_ref().map(|owner| format!("p{owner}")))
         .unwrap_or_else(|| random_hex(12))
 });
 
 static OWNER_ID: Lazy<String> = Lazy::new(|| {
     let pid = std::process::id();
-    let start = crate::procfs::start_time(pid).unwrap_or(0);
+    let start = own_proc()
+        .and_then(|proc| proc.start_time(pid))
+        .unwrap_or(0);
     format!("{pid}-{start}")
 });
 
-static HOST_ID: Lazy<String> =
-    Lazy::new(|| crate::procfs::boot_id().unwrap_or_else(|| "unknown".to_owned()));
+/// This process's `/proc`, if it has one of its own pid namespace.
+fn own_proc() -> Option<&'static crate::procfs::Procfs> {
+    crate::cleanup::LocalFacts::system().proc.as_ref()
+}
 
 /// The id of this test session: `TESTDOCK_SESSION` if set, else derived from the parent
 /// process (cargo or nextest) and its start time.
@@ -84,14 +96,31 @@ pub(crate) fn session_owner_id() -> Option<&'static str> {
 }
 
 static SESSION_OWNER: Lazy<Option<String>> = Lazy::new(|| {
-    let parent = crate::procfs::parent_pid()?;
-    let start = crate::procfs::start_time(parent)?;
+    let proc = own_proc()?;
+    let parent = proc.parent_pid(std::process::id())?;
+    let start = proc.start_time(parent)?;
     Some(format!("{parent}-{start}"))
 });
 
-/// This host's boot id.
-pub(crate) fn host_id() -> &'static str {
-    &HOST_ID
+/// The name a kept container is renamed to.
+pub(crate) fn kept_name(name: &str) -> String {
+    format!("{name}{KEPT_SUFFIX}")
+}
+
+/// Whether `name` is a kept container's (see [`kept_name`]).
+pub(crate) fn is_kept_name(name: &str) -> bool {
+    name.trim_start_matches('/').ends_with(KEPT_SUFFIX)
+}
+
+/// What a kept container's name ends with. testdock's own names end in hex digits.
+const KEPT_SUFFIX: &str = "-kept";
+
+/// Seconds since the epoch.
+pub(crate) fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// `n` random lowercase hex digits.
@@ -117,16 +146,23 @@ pub(crate) fn current_test_id() -> String {
     }
 }
 
-/// The labels every resource of `test_id` carries.
+/// The labels every resource of `test_id` carries. The host and pid namespace are
+/// left out where this process cannot know them: such owners are never judged dead.
 pub(crate) fn standard(test_id: &str) -> HashMap<String, String> {
-    HashMap::from([
+    let facts = crate::cleanup::LocalFacts::system();
+    let mut labels = HashMap::from([
         (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (SESSION.to_owned(), session_id().to_owned()),
         (TEST.to_owned(), test_id.to_owned()),
         (PID.to_owned(), std::process::id().to_string()),
         (OWNER.to_owned(), owner_id().to_owned()),
-        (HOST.to_owned(), host_id().to_owned()),
-    ])
+        (CREATED.to_owned(), now_secs().to_string()),
+    ]);
+    if let (Some(boot_id), Some(namespace)) = (&facts.boot_id, facts.pid_namespace) {
+        labels.insert(HOST.to_owned(), boot_id.clone());
+        labels.insert(PID_NAMESPACE.to_owned(), namespace.to_string());
+    }
+    labels
 }
 
 /// A list-filter that selects resources of this session, for leak checks.
@@ -148,6 +184,16 @@ mod tests {
         assert_eq!(labels[TEST], "my::test");
         assert_eq!(labels[SESSION], session_id());
         assert_eq!(labels[PID], std::process::id().to_string());
+        assert!(labels[CREATED].parse::<i64>().unwrap() > 1_700_000_000);
+        assert!(labels[PID_NAMESPACE].parse::<u64>().is_ok(), "linux /proc");
+        assert!(!labels[HOST].is_empty());
+    }
+
+    #[test]
+    fn kept_names_are_told_apart_from_testdocks_own() {
+        assert!(is_kept_name(&kept_name("testdock-0a1b2c")));
+        assert!(is_kept_name("/testdock-0a1b2c-kept"));
+        assert!(!is_kept_name("testdock-0a1b2c"));
     }
 
     #[test]

@@ -131,6 +131,7 @@ mod logs;
 mod probe;
 mod procfs;
 pub mod prune;
+mod reach;
 mod readiness;
 pub mod runner;
 pub mod shared;
@@ -139,7 +140,7 @@ pub mod timeouts;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
-pub use docker::{client, daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles};
+pub use docker::{client, daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles, Topology};
 pub use error::{Attempt, Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{

@@ -5,7 +5,6 @@
 //! container exists that nothing will remove: an error, a timeout, or the caller
 //! dropping the `start()` future mid-way all end in removal.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -59,7 +58,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let image = crate::image::ensure(docker, &spec.image).await?;
 
     let test_id = spec.resolved_test_id();
-    crate::cleanup::before_first_resource();
+    crate::cleanup::before_first_resource().await;
     let mut guard = RemovalGuard::new(
         Target {
             name: name.clone(),
@@ -72,7 +71,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let limit = crate::timeouts::scaled(spec.startup_timeout);
     let ctx = Ctx {
         docker,
-        host: daemon.host(),
+        daemon,
         name: &name,
         image: &image,
         started: Instant::now(),
@@ -82,7 +81,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let outcome =
         tokio::time::timeout(limit, bring_up(&ctx, &spec, test_id, archive, created_tx)).await;
     let parts = |up: Up, image: String| Parts {
-        host: daemon.host().to_owned(),
+        host: up.host,
         id: up.id,
         image,
         stop_signal: spec.stop_signal.clone(),
@@ -127,7 +126,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
 
 struct Ctx<'a> {
     docker: &'a Docker,
-    host: &'a str,
+    daemon: &'a crate::docker::Daemon,
     name: &'a str,
     image: &'a str,
     started: Instant,
@@ -213,6 +212,7 @@ impl Ctx<'_> {
 
 struct Up {
     id: String,
+    host: String,
     ports: PortMap,
 }
 
@@ -224,7 +224,7 @@ async fn bring_up(
     created_tx: tokio::sync::watch::Sender<bool>,
 ) -> Result<Up> {
     let docker = ctx.docker;
-    let body = spec.create_body(ctx.name, ctx.image, test_id);
+    let body = spec.create_body(ctx.name, ctx.image, test_id, ctx.daemon.bind_address());
     let options = CreateContainerOptionsBuilder::default()
         .name(ctx.name)
         .build();
@@ -262,6 +262,9 @@ async fn bring_up(
             .await
             .map_err(|e| ctx.docker_error(Step::Inject, e, None))?;
     }
+    crate::reach::join_meeting_network(docker, ctx.daemon, &created.id, spec.network_mode())
+        .await
+        .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
 
     ctx.enter(Step::Start);
     // Events from this instant on are replayed to the fail-fast watcher.
@@ -275,15 +278,11 @@ async fn bring_up(
     }
 
     ctx.enter(Step::Ready);
-    let ports = if spec.ports.is_empty() {
-        PortMap::new()
-    } else {
-        published_ports(ctx, &created.id).await?
-    };
+    let (host, ports) = address(ctx, spec, &created.id).await?;
     let target = readiness::Target {
         docker,
         id: &created.id,
-        host: ctx.host,
+        host: &host,
         ports: &ports,
         last: &ctx.last,
     };
@@ -292,6 +291,7 @@ async fn bring_up(
     }
     Ok(Up {
         id: created.id,
+        host,
         ports,
     })
 }
@@ -324,22 +324,18 @@ async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
         }
     };
     ctx.enter(Step::Ready);
-    let ports = if spec.ports.is_empty() {
-        PortMap::new()
-    } else {
-        published_ports(ctx, &id).await?
-    };
+    let (host, ports) = address(ctx, spec, &id).await?;
     let target = readiness::Target {
         docker: ctx.docker,
         id: &id,
-        host: ctx.host,
+        host: &host,
         ports: &ports,
         last: &ctx.last,
     };
     if let Err(failure) = readiness::wait(&target, &spec.probe, since).await {
         return Err(ctx.readiness_error(&id, &spec.probe, failure).await);
     }
-    Ok(Up { id, ports })
+    Ok(Up { id, host, ports })
 }
 
 /// The error for a container that stopped while it was being waited for.
@@ -371,77 +367,19 @@ async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
     }
 }
 
-/// The host ports the daemon chose, read from one inspect after start.
-async fn published_ports(ctx: &Ctx<'_>, id: &str) -> Result<PortMap> {
+/// Where this process reaches the started container `id`, and its ports there.
+async fn address(ctx: &Ctx<'_>, spec: &ContainerSpec, id: &str) -> Result<(String, PortMap)> {
+    let needs_inspect = !spec.ports.is_empty() || ctx.daemon.meeting_network().is_some();
+    if !needs_inspect {
+        return Ok((ctx.daemon.host().to_owned(), PortMap::new()));
+    }
     let info = ctx
         .docker
         .inspect_container(id, None)
         .await
         .map_err(|e| ctx.docker_error(Step::Inspect, e, None))?;
-    Ok(port_map(
-        info.network_settings
-            .and_then(|n| n.ports)
-            .unwrap_or_default(),
-    ))
-}
-
-/// Picks each port's IPv4 mapping out of the daemon's port map.
-pub(crate) fn port_map(
-    ports: HashMap<String, Option<Vec<bollard::models::PortBinding>>>,
-) -> PortMap {
-    let mut map = PortMap::new();
-    for (key, bindings) in ports {
-        let Some((number, proto)) = key.split_once('/') else {
-            continue;
-        };
-        let Ok(number) = number.parse::<u16>() else {
-            continue;
-        };
-        let protocol = match proto {
-            "tcp" => Protocol::Tcp,
-            "udp" => Protocol::Udp,
-            _ => continue,
-        };
-        let host_port = bindings.unwrap_or_default().into_iter().find_map(|b| {
-            let ip = b.host_ip.unwrap_or_default();
-            let is_v4 = ip.is_empty() || ip.parse::<std::net::Ipv4Addr>().is_ok();
-            is_v4.then(|| b.host_port?.parse::<u16>().ok()).flatten()
-        });
-        if let Some(host_port) = host_port {
-            map.insert((number, protocol), host_port);
-        }
-    }
-    map
+    Ok(crate::reach::address(ctx.daemon, &info))
 }
 
 /// Default time given to a graceful stop before the daemon kills.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bollard::models::PortBinding;
-
-    fn binding(ip: &str, port: &str) -> PortBinding {
-        PortBinding {
-            host_ip: Some(ip.into()),
-            host_port: Some(port.into()),
-        }
-    }
-
-    #[test]
-    fn port_map_prefers_the_ipv4_binding() {
-        let ports = HashMap::from([
-            (
-                "80/tcp".to_owned(),
-                Some(vec![binding("::", "4000"), binding("127.0.0.1", "4001")]),
-            ),
-            ("53/udp".to_owned(), Some(vec![binding("0.0.0.0", "4002")])),
-            ("9/tcp".to_owned(), None),
-        ]);
-        let map = port_map(ports);
-        assert_eq!(map.get(&(80, Protocol::Tcp)), Some(&4001));
-        assert_eq!(map.get(&(53, Protocol::Udp)), Some(&4002));
-        assert_eq!(map.get(&(9, Protocol::Tcp)), None);
-    }
-}

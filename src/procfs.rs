@@ -1,11 +1,80 @@
-//! What `/proc` says about processes: start times, liveness, the boot id. Linux only;
-//! elsewhere every answer is "unknown" and callers fall back to safe behaviour.
+//! What `/proc` says about processes: start times, liveness, the boot id, the pid
+//! namespace. Linux only; where `/proc` is missing (Docker Desktop's host side on macOS
+//! or Windows) or belongs to another pid namespace than this process's, every answer is
+//! "unknown" and callers fall back to safe behaviour.
+//!
+//! Everything reads below a root directory ([`Procfs::root`]) so that the decisions made
+//! on these facts can be tested on fake trees.
 
 use std::fs;
+use std::path::PathBuf;
 
-/// A process's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
-pub(crate) fn start_time(pid: u32) -> Option<u64> {
-    parse_start_time(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+/// The inode of the kernel's initial pid namespace (`PROC_PID_INIT_INO`): a process in
+/// it is on the host, not in a container or an `unshare --pid` namespace.
+pub(crate) const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
+
+/// A `/proc` tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Procfs {
+    root: PathBuf,
+}
+
+impl Procfs {
+    /// The real `/proc`.
+    pub(crate) fn system() -> Self {
+        Self::at("/proc")
+    }
+
+    /// A `/proc`-shaped tree at `root` (tests).
+    pub(crate) fn at(root: impl Into<PathBuf>) -> Self {
+        Procfs { root: root.into() }
+    }
+
+    fn read(&self, rel: &str) -> Option<String> {
+        fs::read_to_string(self.root.join(rel)).ok()
+    }
+
+    /// Whether this tree describes the pid namespace of the process with (namespace
+    /// local) id `pid`: `/proc/self` names that pid. A `/proc` mounted from another
+    /// namespace (e.g. `unshare --pid --fork` without `--mount-proc`) names another one,
+    /// and its pids mean other processes: nothing read from it can prove a death.
+    pub(crate) fn is_own(&self, pid: u32) -> bool {
+        fs::read_link(self.root.join("self"))
+            .ok()
+            .and_then(|target| target.to_str()?.parse::<u32>().ok())
+            == Some(pid)
+    }
+
+    /// A process's start time in clock ticks since boot (field 22 of `/proc/<pid>/stat`).
+    pub(crate) fn start_time(&self, pid: u32) -> Option<u64> {
+        parse_start_time(&self.read(&format!("{pid}/stat"))?)
+    }
+
+    /// The parent id of process `pid` (field 4 of its stat line).
+    pub(crate) fn parent_pid(&self, pid: u32) -> Option<u32> {
+        let stat = self.read(&format!("{pid}/stat"))?;
+        let after_comm = &stat[stat.rfind(')')? + 1..];
+        after_comm.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// Whether process `pid` still runs and is the one that started at `start`. A reused
+    /// pid has another start time, so it does not count as alive.
+    pub(crate) fn is_alive(&self, pid: u32, start: u64) -> bool {
+        self.start_time(pid) == Some(start)
+    }
+
+    /// The kernel's boot id: tells this host (and boot) apart from others sharing a
+    /// daemon. Containers see their host's boot id.
+    pub(crate) fn boot_id(&self) -> Option<String> {
+        let id = self.read("sys/kernel/random/boot_id")?;
+        Some(id.trim().to_owned()).filter(|id| !id.is_empty())
+    }
+
+    /// The inode of this process's pid namespace (`/proc/self/ns/pid` -> `pid:[N]`).
+    pub(crate) fn pid_namespace(&self) -> Option<u64> {
+        let link = fs::read_link(self.root.join("self/ns/pid")).ok()?;
+        parse_namespace_link(link.to_str()?)
+    }
 }
 
 /// Field 22 of a `/proc/<pid>/stat` line. The command name (field 2) may hold spaces
@@ -16,23 +85,9 @@ pub(crate) fn parse_start_time(stat: &str) -> Option<u64> {
     after_comm.split_whitespace().nth(19)?.parse().ok()
 }
 
-/// This process's parent id (field 4).
-pub(crate) fn parent_pid() -> Option<u32> {
-    let stat = fs::read_to_string("/proc/self/stat").ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Whether process `pid` still runs and is the one that started at `start`. A reused
-/// pid has another start time, so it does not count as alive.
-pub(crate) fn is_alive(pid: u32, start: u64) -> bool {
-    start_time(pid) == Some(start)
-}
-
-/// The kernel's boot id: tells this host (and boot) apart from others sharing a daemon.
-pub(crate) fn boot_id() -> Option<String> {
-    let id = fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
-    Some(id.trim().to_owned())
+/// `pid:[4026531836]` -> `4026531836`.
+pub(crate) fn parse_namespace_link(link: &str) -> Option<u64> {
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
 }
 
 /// An owner label value, `<pid>-<start time>`, parsed back.
@@ -54,18 +109,33 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_wrong_start_time_is_not() {
+        let proc = Procfs::system();
         let pid = std::process::id();
-        let start = start_time(pid).expect("linux /proc");
-        assert!(is_alive(pid, start));
-        assert!(!is_alive(pid, start + 1));
-        assert!(parent_pid().is_some());
-        assert!(boot_id().is_some_and(|b| b.len() > 10));
+        let start = proc.start_time(pid).expect("linux /proc");
+        assert!(proc.is_alive(pid, start));
+        assert!(!proc.is_alive(pid, start + 1));
+        assert!(proc.parent_pid(pid).is_some());
+        assert!(proc.boot_id().is_some_and(|b| b.len() > 10));
+        assert!(proc.is_own(pid));
+        assert!(!proc.is_own(pid + 1));
+        assert!(proc.pid_namespace().is_some());
     }
 
     #[test]
-    fn owner_values_round_trip() {
+    fn namespace_links_and_owner_values_parse() {
+        assert_eq!(parse_namespace_link("pid:[4026531836]"), Some(4026531836));
+        assert_eq!(parse_namespace_link("net:[4026531836]"), None);
         assert_eq!(parse_owner("42-1000"), Some((42, 1000)));
         assert_eq!(parse_owner("42"), None);
         assert_eq!(parse_owner("x-1"), None);
+    }
+
+    #[test]
+    fn a_missing_tree_knows_nothing() {
+        let proc = Procfs::at("/nonexistent-proc-root");
+        assert_eq!(proc.start_time(1), None);
+        assert_eq!(proc.boot_id(), None);
+        assert_eq!(proc.pid_namespace(), None);
+        assert!(!proc.is_own(std::process::id()));
     }
 }

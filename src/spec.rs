@@ -4,7 +4,7 @@
 //! [`ContainerSpec::create_body`], which unit tests check without Docker.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,7 +43,8 @@ impl Protocol {
 pub struct Port {
     pub(crate) number: u16,
     pub(crate) protocol: Protocol,
-    pub(crate) host_ip: IpAddr,
+    /// `None`: the daemon's default bind address ([`crate::Daemon::bind_address`]).
+    pub(crate) host_ip: Option<IpAddr>,
     pub(crate) host_port: Option<u16>,
 }
 
@@ -53,7 +54,7 @@ impl Port {
         Port {
             number,
             protocol: Protocol::Tcp,
-            host_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            host_ip: None,
             host_port: None,
         }
     }
@@ -66,10 +67,11 @@ impl Port {
         }
     }
 
-    /// Binds to this host address instead of `127.0.0.1` (e.g. `0.0.0.0` to reach the
-    /// port from other machines: think twice).
+    /// Binds to this host address instead of the default (`127.0.0.1`, or the address a
+    /// TCP daemon is reached at; `TESTDOCK_BIND` changes it for all ports). `0.0.0.0`
+    /// reaches the port from other machines: think twice.
     pub fn host_ip(mut self, ip: IpAddr) -> Self {
-        self.host_ip = ip;
+        self.host_ip = Some(ip);
         self
     }
 
@@ -403,6 +405,11 @@ impl ContainerSpec {
 
     pub(crate) fn has_network(&self) -> bool {
         self.network.is_some()
+    }
+
+    /// The network mode the container is created with (`None`: the default bridge).
+    pub(crate) fn network_mode(&self) -> Option<&str> {
+        self.network.as_deref()
     }
 
     pub(crate) fn resolved_test_id(&self) -> &str {

@@ -1,5 +1,6 @@
-//! Stale resources (their owner process is gone) are swept at first use and by
-//! `prune`; resources of live owners are left alone; `testdock ps|prune` say so.
+//! Stale resources (their owner provably dead) are swept at first use and by `prune`;
+//! everything else is left alone: live owners, owners in another pid namespace or on
+//! another host (unknown), and kept containers. `testdock ps|prune` say which is which.
 //! Its own binary: the sweep runs once per process, at the first container.
 
 mod common;
@@ -9,7 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use testdock::bollard::models::ContainerCreateBody;
-use testdock::bollard::query_parameters::CreateContainerOptionsBuilder;
+use testdock::bollard::query_parameters::{
+    CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use testdock::prune::{Ownership, Prune, Unproven};
 use testdock::{labels, ContainerSpec};
 
 fn boot_id() -> String {
@@ -19,16 +23,43 @@ fn boot_id() -> String {
         .to_owned()
 }
 
+fn pid_namespace() -> u64 {
+    let link = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    let link = link.to_str().unwrap();
+    link["pid:[".len()..link.len() - 1].parse().unwrap()
+}
+
 fn start_time(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     let after = &stat[stat.rfind(')').unwrap() + 1..];
     after.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
-/// Creates (does not start) a container labelled as testdock's, owned by `owner`.
-async fn labelled_container(name: &str, owner: &str, test: &str) {
+/// A pid that ran and exited.
+fn dead_pid() -> u32 {
+    let mut gone = Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    pid
+}
+
+/// An owner as labels: pid and start time, host, pid namespace.
+struct Owner {
+    owner: String,
+    host: String,
+    namespace: u64,
+}
+
+/// Creates (does not start) a container labelled as testdock's, owned by `owner`,
+/// created a minute ago as far as its labels say.
+async fn labelled_container(name: &str, owner: &Owner, test: &str) {
     let docker = testdock::client().await.unwrap();
     let image = common::busybox().reference().await.unwrap();
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
     let labels = HashMap::from([
         (
             labels::MANAGED_BY.to_owned(),
@@ -36,8 +67,10 @@ async fn labelled_container(name: &str, owner: &str, test: &str) {
         ),
         (labels::SESSION.to_owned(), "sweep-test".to_owned()),
         (labels::TEST.to_owned(), test.to_owned()),
-        (labels::OWNER.to_owned(), owner.to_owned()),
-        (labels::HOST.to_owned(), boot_id()),
+        (labels::OWNER.to_owned(), owner.owner.clone()),
+        (labels::HOST.to_owned(), owner.host.clone()),
+        (labels::PID_NAMESPACE.to_owned(), owner.namespace.to_string()),
+        (labels::CREATED.to_owned(), created.to_string()),
     ]);
     let body = ContainerCreateBody {
         image: Some(image),
@@ -54,25 +87,43 @@ async fn exists(name: &str) -> bool {
     docker.inspect_container(name, None).await.is_ok()
 }
 
+async fn force_remove(name: &str) {
+    let docker = testdock::client().await.unwrap();
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    let _ = docker.remove_container(name, Some(options)).await;
+}
+
 #[tokio::test]
-async fn stale_resources_are_swept_and_live_ones_are_left_alone() {
+async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() {
     let test = common::this_test();
-    // A dead owner: a process that ran and exited.
-    let mut gone = Command::new("true").spawn().unwrap();
-    let dead_pid = gone.id();
-    gone.wait().unwrap();
-    let dead = format!("testdock-sweep-dead-{}", std::process::id());
-    labelled_container(&dead, &format!("{dead_pid}-12345"), &test).await;
+    let me = std::process::id();
+    let here = |owner: String| Owner {
+        owner,
+        host: boot_id(),
+        namespace: pid_namespace(),
+    };
+    // A dead owner here: stale.
+    let dead = format!("testdock-sweep-dead-{me}");
+    labelled_container(&dead, &here(format!("{}-12345", dead_pid())), &test).await;
     // A live owner that is not this process: a sleeping child.
     let mut alive_child = Command::new("sleep").arg("60").spawn().unwrap();
     let alive_pid = alive_child.id();
-    let live = format!("testdock-sweep-live-{}", std::process::id());
-    labelled_container(
-        &live,
-        &format!("{alive_pid}-{}", start_time(alive_pid)),
-        &test,
-    )
-    .await;
+    let live = format!("testdock-sweep-live-{me}");
+    let live_owner = here(format!("{alive_pid}-{}", start_time(alive_pid)));
+    labelled_container(&live, &live_owner, &test).await;
+    // The same dead pid, but in another pid namespace (a job container): unknown.
+    let foreign = format!("testdock-sweep-otherns-{me}");
+    let mut other_ns = here(format!("{}-12345", dead_pid()));
+    other_ns.namespace += 1;
+    labelled_container(&foreign, &other_ns, &test).await;
+    // Another host sharing the daemon: unknown.
+    let remote = format!("testdock-sweep-otherhost-{me}");
+    let mut other_host = here(format!("{}-12345", dead_pid()));
+    other_host.host = "another-boot-id".to_owned();
+    labelled_container(&remote, &other_host, &test).await;
+    // A container kept for debugging, its owner long dead.
+    let kept = format!("testdock-sweep-{me}-kept");
+    labelled_container(&kept, &here(format!("{}-12345", dead_pid())), &test).await;
 
     // `testdock ps` tells them apart.
     let ps = Command::new(env!("CARGO_BIN_EXE_testdock"))
@@ -82,12 +133,29 @@ async fn stale_resources_are_swept_and_live_ones_are_left_alone() {
     let ps = String::from_utf8_lossy(&ps.stdout).into_owned();
     let line_of = |name: &str| {
         ps.lines()
-            .find(|l| l.contains(name))
+            .find(|l| l.contains(&format!("{name} ")))
             .unwrap_or("")
             .to_owned()
     };
     assert!(line_of(&dead).contains("stale"), "{ps}");
     assert!(line_of(&live).contains("alive"), "{ps}");
+    assert!(
+        line_of(&foreign).contains("unknown (another pid namespace)"),
+        "{ps}"
+    );
+    assert!(line_of(&remote).contains("unknown (another host)"), "{ps}");
+    assert!(line_of(&kept).contains("kept"), "{ps}");
+    let listed = testdock::prune::ps().await.unwrap();
+    let ownership = |name: &str| {
+        listed
+            .iter()
+            .find(|r| r.name == name)
+            .map(|r| r.ownership.clone())
+    };
+    assert_eq!(
+        ownership(&foreign),
+        Some(Ownership::Unknown(Unproven::OtherPidNamespace))
+    );
 
     // The first container of this process starts the sweep.
     let c = ContainerSpec::new(common::busybox())
@@ -100,31 +168,53 @@ async fn stale_resources_are_swept_and_live_ones_are_left_alone() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let dead_left = exists(&dead).await;
-    let live_left = exists(&live).await;
+    let survivors = [
+        exists(&live).await,
+        exists(&foreign).await,
+        exists(&remote).await,
+        exists(&kept).await,
+    ];
     c.remove().await.unwrap();
 
-    // `testdock prune` keeps the live one; `prune --all` would not.
+    // `testdock prune` removes no more than the sweep did.
     let prune = Command::new(env!("CARGO_BIN_EXE_testdock"))
         .arg("prune")
         .output()
         .unwrap();
     let prune_out = String::from_utf8_lossy(&prune.stdout).into_owned();
-    let live_after_prune = exists(&live).await;
+    let after_prune = [
+        exists(&live).await,
+        exists(&foreign).await,
+        exists(&remote).await,
+        exists(&kept).await,
+    ];
+
+    // `prune --kept` removes the kept container when asked.
+    let prune_kept = Command::new(env!("CARGO_BIN_EXE_testdock"))
+        .args(["prune", "--kept"])
+        .output()
+        .unwrap();
+    let kept_gone = !exists(&kept).await;
 
     alive_child.kill().unwrap();
     alive_child.wait().unwrap();
     // Now its owner is gone: prune removes it.
-    let removed = testdock::prune::prune(false).await.unwrap();
+    let removed = testdock::prune::prune(Prune::Stale).await.unwrap();
     let live_gone = !exists(&live).await;
+    // The unknown ones are not ours to sweep: remove them by hand.
+    force_remove(&foreign).await;
+    force_remove(&remote).await;
 
     assert!(!dead_left, "the stale container survived the sweep");
-    assert!(live_left, "the sweep removed a container of a live owner");
-    assert!(prune.status.success(), "{prune_out}");
-    assert!(!prune_out.contains(&live), "{prune_out}");
-    assert!(
-        live_after_prune,
-        "prune removed a container of a live owner"
+    assert_eq!(
+        survivors,
+        [true; 4],
+        "the sweep removed a live, unknown or kept container"
     );
+    assert!(prune.status.success(), "{prune_out}");
+    assert_eq!(after_prune, [true; 4], "prune removed too much: {prune_out}");
+    assert!(prune_kept.status.success());
+    assert!(kept_gone, "prune --kept left the kept container");
     assert!(removed.iter().any(|r| r.name == live), "{removed:?}");
     assert!(live_gone);
     common::assert_nothing_left(&test).await;

@@ -2,16 +2,17 @@
 //!
 //! ```text
 //! cargo run -p testdock --bin testdock -- ps            # list testdock's resources
-//! cargo run -p testdock --bin testdock -- prune         # remove stale ones (owner gone)
+//! cargo run -p testdock --bin testdock -- prune         # remove stale ones (owner proven dead)
+//! cargo run -p testdock --bin testdock -- prune --kept  # remove containers kept for debugging
 //! cargo run -p testdock --bin testdock -- prune --all   # remove every testdock resource
 //! ```
 
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use testdock::prune::{Resource, ResourceKind};
+use testdock::prune::{Prune, Resource, ResourceKind};
 
-const USAGE: &str = "usage: testdock ps | testdock prune [--all]";
+const USAGE: &str = "usage: testdock ps | testdock prune [--kept | --all]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -19,12 +20,9 @@ async fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["ps"] => testdock::prune::ps().await.map(|list| print_table(&list)),
-        ["prune"] => testdock::prune::prune(false)
-            .await
-            .map(|r| print_removed(&r)),
-        ["prune", "--all"] => testdock::prune::prune(true)
-            .await
-            .map(|r| print_removed(&r)),
+        ["prune"] => prune(Prune::Stale).await,
+        ["prune", "--kept"] => prune(Prune::Kept).await,
+        ["prune", "--all"] => prune(Prune::All).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -37,6 +35,10 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn prune(what: Prune) -> testdock::Result<()> {
+    testdock::prune::prune(what).await.map(|r| print_removed(&r))
 }
 
 fn kind(r: &Resource) -> &'static str {
@@ -53,15 +55,16 @@ fn print_table(list: &[Resource]) {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     println!(
-        "{:<10} {:<34} {:<8} {:<9} {:<20} {:<24} {:<40} PORTS",
+        "{:<10} {:<34} {:<8} {:<32} {:<20} {:<24} {:<40} PORTS",
         "KIND", "NAME", "OWNER", "STATUS", "AGE/STATE", "SESSION", "TEST"
     );
     for r in list {
         let owner = r.owner.split('-').next().unwrap_or("");
-        let status = match r.alive {
-            Some(true) => "alive",
-            Some(false) => "stale",
-            None => "remote",
+        let status = r.ownership.to_string();
+        let status = if r.role.is_empty() {
+            status
+        } else {
+            format!("{status}/{}", r.role)
         };
         let age = if r.created > 0 {
             format!("{}s {}", now - r.created, r.state)
@@ -69,7 +72,7 @@ fn print_table(list: &[Resource]) {
             r.state.clone()
         };
         println!(
-            "{:<10} {:<34} {:<8} {:<9} {:<20} {:<24} {:<40} {}",
+            "{:<10} {:<34} {:<8} {:<32} {:<20} {:<24} {:<40} {}",
             kind(r),
             r.name,
             owner,

@@ -5,18 +5,24 @@
 //! readiness still removes it. Normal teardown is async ([`RemovalGuard::remove`]);
 //! dropping an armed guard is the safety net: it hands the removal to a background
 //! thread with its own runtime and waits for it, which works under a current-thread
-//! runtime, a multi-thread runtime, or no runtime at all.
+//! runtime, a multi-thread runtime, or no runtime at all. Under all of that is the
+//! reaper ([`reaper`]), and beside it the proof of who may remove what ([`ownership`]).
 
 mod background;
 mod guard;
+pub(crate) mod ownership;
 pub(crate) mod reaper;
 mod remove;
 mod scope;
+pub(crate) mod sweep;
 
 pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
+pub(crate) use ownership::LocalFacts;
+pub use ownership::{Ownership, Unproven};
 pub(crate) use remove::{remove_container, Target};
 pub(crate) use scope::Scope;
+pub use sweep::{Resource, ResourceKind};
 
 use std::time::Duration;
 
@@ -25,7 +31,7 @@ pub(crate) const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Call before creating anything on the daemon: starts this process's reaper and, once
 /// per process, the sweep of stale resources left by runs that died.
-pub(crate) fn before_first_resource() {
-    reaper::ensure_started();
+pub(crate) async fn before_first_resource() {
+    reaper::ensure_started().await;
     crate::prune::sweep_stale_once();
 }

@@ -8,6 +8,7 @@
 
 mod context;
 mod endpoint;
+mod topology;
 
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use tokio::sync::OnceCell;
 
 use endpoint::{candidates, mapped_port_host, EnvSnapshot};
 pub use endpoint::{Candidate, Endpoint, Origin, TlsFiles};
+pub use topology::Topology;
 
 use crate::error::{Attempt, Error, Result};
 
@@ -32,6 +34,9 @@ pub struct Daemon {
     client: Docker,
     candidate: Candidate,
     host: String,
+    topology: Topology,
+    bind: std::net::IpAddr,
+    host_overridden: bool,
 }
 
 impl Daemon {
@@ -46,9 +51,37 @@ impl Daemon {
     }
 
     /// The host on which published container ports are reachable: `127.0.0.1` for a
-    /// local socket, the daemon's host for `tcp://`, or `TESTDOCK_HOST` if set.
+    /// local socket, the daemon's host for `tcp://`, or `TESTDOCK_HOST` if set. In a job
+    /// container of the same daemon, containers are reached on their own IP instead
+    /// (see [`Daemon::topology`]).
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Where this process runs relative to the daemon: on its host, in one of its
+    /// containers (a CI job container), or remote.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The host address ports are published on unless a [`Port`](crate::Port) says
+    /// otherwise: `TESTDOCK_BIND` if set, the address of a TCP daemon, else `127.0.0.1`.
+    pub fn bind_address(&self) -> std::net::IpAddr {
+        self.bind
+    }
+
+    /// The network service containers are reached on from this process, when it runs
+    /// in a job container on a network (and `TESTDOCK_HOST` does not say otherwise).
+    pub(crate) fn meeting_network(&self) -> Option<&str> {
+        if self.host_overridden {
+            return None;
+        }
+        match &self.topology {
+            Topology::JobContainer {
+                network: Some(net), ..
+            } => Some(net),
+            _ => None,
+        }
     }
 }
 
@@ -81,10 +114,18 @@ async fn connect_from_env() -> Result<Daemon> {
         match connect(&candidate.endpoint).await {
             Ok(client) => {
                 let host = mapped_port_host(&env, &candidate.endpoint);
+                let topology = topology::detect(&client, &candidate.endpoint).await;
+                let bind = topology::bind_address(
+                    std::env::var("TESTDOCK_BIND").ok().as_deref(),
+                    &candidate.endpoint,
+                );
                 return Ok(Daemon {
                     client,
                     candidate,
                     host,
+                    topology,
+                    bind,
+                    host_overridden: env.testdock_host.is_some(),
                 });
             }
             Err(failure) => attempts.push(Attempt { candidate, failure }),

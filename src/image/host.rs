@@ -221,14 +221,60 @@ impl HostImage {
         let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let reference = format!("{REPOSITORY}:{tag}");
 
+        self.import(docker, REPOSITORY, &tag, rootfs, changes, started)
+            .await?;
+        KNOWN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(self.clone(), reference.clone());
+        Ok(reference)
+    }
+}
+
+impl HostImage {
+    /// Imports the image as `repository:tag` unless the daemon has that reference,
+    /// without hashing the content: for images whose tag says what they hold by other
+    /// means (testdock's reaper image is tagged with testdock's version).
+    pub(crate) async fn ensure_tagged(
+        &self,
+        docker: &Docker,
+        repository: &str,
+        tag: &str,
+    ) -> Result<String> {
+        let reference = format!("{repository}:{tag}");
+        if super::exists(docker, &reference).await? {
+            return Ok(reference);
+        }
+        let started = Instant::now();
+        let recipe = self.clone();
+        let (rootfs, changes) =
+            tokio::task::spawn_blocking(move || recipe.rootfs().map(|tar| (tar, recipe.changes())))
+                .await
+                .expect("building a rootfs archive does not panic")?;
+        self.import(docker, repository, tag, rootfs, changes, started)
+            .await?;
+        Ok(reference)
+    }
+
+    /// Imports `rootfs` as `repository:tag`, once per reference in flight.
+    async fn import(
+        &self,
+        docker: &Docker,
+        repository: &str,
+        tag: &str,
+        rootfs: Vec<u8>,
+        changes: Vec<String>,
+        started: Instant,
+    ) -> Result<()> {
+        let reference = format!("{repository}:{tag}");
         super::once_per_key(
             &reference,
             || super::exists(docker, &reference),
             || async {
                 let options = CreateImageOptionsBuilder::default()
                     .from_src("-")
-                    .repo(REPOSITORY)
-                    .tag(&tag)
+                    .repo(repository)
+                    .tag(tag)
                     .changes(changes.clone())
                     .build();
                 docker
@@ -243,12 +289,7 @@ impl HostImage {
                     })
             },
         )
-        .await?;
-        KNOWN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(self.clone(), reference.clone());
-        Ok(reference)
+        .await
     }
 }
 

@@ -34,7 +34,7 @@ where
     let docker = daemon.client();
     let _scope = cleanup::Scope::enter(&meta.id);
     let network = if meta.network {
-        cleanup::before_first_resource();
+        cleanup::before_first_resource().await;
         match create_network(docker, &meta.id).await {
             Ok(name) => Some(name),
             Err(e) => {
@@ -95,14 +95,13 @@ where
         diagnostics::report(docker, &meta.id, &headline).await;
     }
     if keep {
-        spare_kept(docker, &meta.id).await;
+        let kept = keep_containers(docker, &meta.id).await;
         eprintln!(
-            "testdock: keeping the containers of failed test {} ({} is set); remove them with \
-             `docker rm -f $(docker ps -aq --filter label={}={})`",
+            "testdock: keeping the containers of failed test {} ({} is set): {}; no reaper \
+             or sweep removes them, `testdock prune --kept` does",
             meta.id,
             super::KEEP_FAILED_ENV,
-            labels::TEST,
-            meta.id
+            kept.join(", ")
         );
     } else if let Err(e) = teardown(docker, &meta.id, network.as_deref()).await {
         eprintln!("testdock: teardown of {} failed: {e}", meta.id);
@@ -234,18 +233,29 @@ impl Drop for BlockingBody {
     }
 }
 
-/// Asks this process's reaper to leave the kept containers of `test_id` in place.
-async fn spare_kept(docker: &Docker, test_id: &str) {
+/// Renames the containers of failed test `test_id` to their kept names: a kept
+/// container belongs to no one, so no reaper or sweep removes it; `testdock prune
+/// --kept` does. Returns the new names.
+async fn keep_containers(docker: &Docker, test_id: &str) -> Vec<String> {
     let filter = test_filter(test_id);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filter)
         .build();
-    if let Ok(list) = docker.list_containers(Some(options)).await {
-        for c in list {
-            if let Some(name) = c.names.as_ref().and_then(|n| n.first()) {
-                crate::cleanup::reaper::spare(name.trim_start_matches('/'));
-            }
+    let mut kept = Vec::new();
+    for c in docker.list_containers(Some(options)).await.unwrap_or_default() {
+        let Some(name) = c.names.as_ref().and_then(|n| n.first()) else {
+            continue;
+        };
+        let name = name.trim_start_matches('/');
+        let new_name = labels::kept_name(name);
+        let options = bollard::query_parameters::RenameContainerOptionsBuilder::default()
+            .name(&new_name)
+            .build();
+        match docker.rename_container(name, options).await {
+            Ok(()) => kept.push(new_name),
+            Err(e) => eprintln!("testdock: could not keep container `{name}`: {e}"),
         }
     }
+    kept
 }

@@ -17,6 +17,7 @@ impl ContainerSpec {
         name: &str,
         image: &str,
         test_id: &str,
+        bind: std::net::IpAddr,
     ) -> ContainerCreateBody {
         let mut all_labels = self.labels.clone();
         all_labels.retain(|k, _| !k.starts_with("testdock."));
@@ -32,7 +33,7 @@ impl ContainerSpec {
             .iter()
             .map(|p| {
                 let binding = PortBinding {
-                    host_ip: Some(p.host_ip.to_string()),
+                    host_ip: Some(p.host_ip.unwrap_or(bind).to_string()),
                     host_port: Some(p.host_port.map(|n| n.to_string()).unwrap_or_default()),
                 };
                 (p.key(), Some(vec![binding]))

@@ -3,7 +3,7 @@ use bollard::models::{ContainerCreateBody, MountType};
 use super::*;
 
 fn body(spec: &ContainerSpec) -> ContainerCreateBody {
-    spec.create_body("c-1", "img:1", "my::test")
+    spec.create_body("c-1", "img:1", "my::test", [127, 0, 0, 1].into())
 }
 
 #[test]

@@ -1,0 +1,225 @@
+//! Listing and removing testdock's resources by label: the primitives under teardown of
+//! a test, the reapers, the stale sweep and `prune`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveVolumeOptions,
+};
+use bollard::Docker;
+
+use super::ownership::{judge, LocalFacts, Ownership};
+use super::{remove_container, Target};
+use crate::error::{status_of, Error, Result};
+use crate::labels;
+
+/// What kind of resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// A container.
+    Container,
+    /// A network.
+    Network,
+    /// A volume.
+    Volume,
+}
+
+/// One resource testdock created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resource {
+    /// What it is.
+    pub kind: ResourceKind,
+    /// Its name.
+    pub name: String,
+    /// The test that created it.
+    pub test: String,
+    /// The session it belongs to.
+    pub session: String,
+    /// Its owner, `<pid>-<start time>`.
+    pub owner: String,
+    /// Whether its owner is provably alive, provably dead, or neither (see [`Ownership`]).
+    pub ownership: Ownership,
+    /// Creation time, seconds since the epoch (0 if unknown).
+    pub created: i64,
+    /// For containers: the state (`running`, `exited`, ...).
+    pub state: String,
+    /// For containers: published ports as `host:port->port/proto`.
+    pub ports: Vec<String>,
+    /// testdock's own helper (`reaper`), or empty for a test's resource.
+    pub role: String,
+}
+
+impl Resource {
+    fn from_labels(
+        kind: ResourceKind,
+        name: String,
+        resource_labels: &HashMap<String, String>,
+        created: i64,
+    ) -> Self {
+        let get = |k: &str| resource_labels.get(k).cloned().unwrap_or_default();
+        let created = get(labels::CREATED).parse().unwrap_or(created);
+        Resource {
+            kind,
+            ownership: judge(
+                &name,
+                resource_labels,
+                created,
+                labels::now_secs(),
+                LocalFacts::system(),
+            ),
+            name,
+            test: get(labels::TEST),
+            session: get(labels::SESSION),
+            owner: get(labels::OWNER),
+            created,
+            state: String::new(),
+            ports: Vec::new(),
+            role: get(labels::ROLE),
+        }
+    }
+
+    /// Whether the resource's owner is proven dead (see [`Ownership::Dead`]).
+    pub fn is_stale(&self) -> bool {
+        self.ownership == Ownership::Dead
+    }
+}
+
+fn docker_error(what: &str, source: bollard::errors::Error) -> Error {
+    Error::Docker {
+        step: crate::Step::Inspect,
+        container: what.to_owned(),
+        image: String::new(),
+        elapsed: Duration::ZERO,
+        logs: None,
+        source: Box::new(source),
+    }
+}
+
+/// Lists the resources labelled with every one of `filters` (`key=value` label filters).
+pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Resource>> {
+    let filters = HashMap::from([("label".to_owned(), filters.to_vec())]);
+    let mut out = Vec::new();
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_error("(listing containers)", e))?;
+    for c in containers {
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_owned())
+            .unwrap_or_default();
+        let mut r = Resource::from_labels(
+            ResourceKind::Container,
+            name,
+            &c.labels.unwrap_or_default(),
+            c.created.unwrap_or(0),
+        );
+        r.state = c.state.map(|s| s.to_string()).unwrap_or_default();
+        r.ports = c
+            .ports
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                let public = p.public_port?;
+                let proto = p.typ.map(|t| t.to_string()).unwrap_or_default();
+                Some(format!(
+                    "{}:{public}->{}/{proto}",
+                    p.ip.unwrap_or_default(),
+                    p.private_port
+                ))
+            })
+            .collect();
+        out.push(r);
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_error("(listing networks)", e))?;
+    for n in networks {
+        out.push(Resource::from_labels(
+            ResourceKind::Network,
+            n.name.unwrap_or_default(),
+            &n.labels.unwrap_or_default(),
+            0,
+        ));
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| docker_error("(listing volumes)", e))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        out.push(Resource::from_labels(
+            ResourceKind::Volume,
+            v.name,
+            &v.labels,
+            0,
+        ));
+    }
+    Ok(out)
+}
+
+/// Removes what `filter` selects, but kept containers: containers first, then networks
+/// and volumes (a network or volume a kept container still uses stays).
+pub(crate) async fn remove_labelled(docker: &Docker, filter: &str) -> Result<Vec<Resource>> {
+    let found: Vec<Resource> = list(docker, &[filter.to_owned()])
+        .await?
+        .into_iter()
+        .filter(|r| r.ownership != Ownership::Kept)
+        .collect();
+    remove(docker, &found).await?;
+    Ok(found)
+}
+
+/// Removes `resources`: containers (concurrently) first, then networks and volumes.
+pub(crate) async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()> {
+    let containers = resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::Container)
+        .map(|r| async move {
+            let target = Target {
+                name: r.name.clone(),
+                volumes: Vec::new(),
+                created: None,
+            };
+            remove_container(docker, &target)
+                .await
+                .map_err(|e| docker_error(&r.name, e))
+        });
+    futures::future::try_join_all(containers).await?;
+    for r in resources {
+        let result = match r.kind {
+            ResourceKind::Container => continue,
+            ResourceKind::Network => docker.remove_network(&r.name).await,
+            ResourceKind::Volume => {
+                docker
+                    .remove_volume(&r.name, None::<RemoveVolumeOptions>)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => {}
+            // Gone already, or still in use by something that is not ours to remove
+            // (403: a network with endpoints; 409: a volume in use).
+            Err(e) if matches!(status_of(&e), Some(403 | 404 | 409)) => {}
+            Err(e) => return Err(docker_error(&r.name, e)),
+        }
+    }
+    Ok(())
+}
