@@ -8,7 +8,7 @@
 //! | `testdock.session` | the session id ([`session_id`]) |
 //! | `testdock.test` | the test's identity (`module::path::test_name`) |
 //! | `testdock.pid` | the owning process id |
-//! | `testdock.owner` | the owning process, `<pid>-<start time>` (a reused pid does not match) |
+//! | `testdock.owner` | the owning process, `<pid>-<start time>-<pid namespace>` (a reused pid does not match) |
 //! | `testdock.host` | the boot id of the owner's host (absent where `/proc` is missing) |
 //! | `testdock.pidns` | the owner's pid namespace (inode), so only a process that sees the owner's pids judges it |
 //! | `testdock.created` | creation time, seconds since the epoch (networks and volumes have no number for it) |
@@ -70,8 +70,17 @@ static OWNER_ID: Lazy<String> = Lazy::new(|| {
     let start = own_proc()
         .and_then(|proc| proc.start_time(pid))
         .unwrap_or(0);
-    format!("{pid}-{start}")
+    owner_value(pid, start)
 });
+
+/// `<pid>-<start time>[-<pid namespace>]`: pids and start times repeat across pid
+/// namespaces (every job container has a pid 1), so the namespace makes it unique.
+fn owner_value(pid: u32, start: u64) -> String {
+    match crate::cleanup::LocalFacts::system().pid_namespace {
+        Some(namespace) => format!("{pid}-{start}-{namespace}"),
+        None => format!("{pid}-{start}"),
+    }
+}
 
 /// This process's `/proc`, if it has one of its own pid namespace.
 fn own_proc() -> Option<&'static crate::procfs::Procfs> {
@@ -99,7 +108,7 @@ static SESSION_OWNER: Lazy<Option<String>> = Lazy::new(|| {
     let proc = own_proc()?;
     let parent = proc.parent_pid(std::process::id())?;
     let start = proc.start_time(parent)?;
-    Some(format!("{parent}-{start}"))
+    Some(owner_value(parent, start))
 });
 
 /// The name a kept container is renamed to.

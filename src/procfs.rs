@@ -90,10 +90,13 @@ pub(crate) fn parse_namespace_link(link: &str) -> Option<u64> {
     link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
 }
 
-/// An owner label value, `<pid>-<start time>`, parsed back.
+/// An owner label value, `<pid>-<start time>[-<pid namespace>]`, parsed back to the
+/// pid and start time.
 pub(crate) fn parse_owner(owner: &str) -> Option<(u32, u64)> {
-    let (pid, start) = owner.split_once('-')?;
-    Some((pid.parse().ok()?, start.parse().ok()?))
+    let mut parts = owner.split('-');
+    let pid = parts.next()?.parse().ok()?;
+    let start = parts.next()?.parse().ok()?;
+    Some((pid, start))
 }
 
 #[cfg(test)]
@@ -126,6 +129,7 @@ mod tests {
         assert_eq!(parse_namespace_link("pid:[4026531836]"), Some(4026531836));
         assert_eq!(parse_namespace_link("net:[4026531836]"), None);
         assert_eq!(parse_owner("42-1000"), Some((42, 1000)));
+        assert_eq!(parse_owner("42-1000-4026531836"), Some((42, 1000)));
         assert_eq!(parse_owner("42"), None);
         assert_eq!(parse_owner("x-1"), None);
     }

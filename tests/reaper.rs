@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,89 +51,17 @@ fn child_holds_resources() {
 }
 
 fn spawn_child(end: &str) -> (Child, String) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--ignored",
-            "--exact",
-            "child_holds_resources",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("REAPER_END", end)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the child test process");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // libtest may print `test name ... ` on the same line first.
-            if let Some((_, owner)) = line.split_once(READY) {
-                let _ = tx.send(owner.trim().to_owned());
-            }
-        }
-    });
-    let owner = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the child reports its resources within 60 s");
-    (child, owner)
-}
-
-/// What the daemon still holds that is owned by `owner`.
-async fn owned_by(owner: &str) -> Vec<String> {
-    let docker = testdock::client().await.expect("a Docker daemon");
-    let filters = HashMap::from([("label", vec![format!("{}={owner}", labels::OWNER)])]);
-    let mut left = Vec::new();
-    let containers = docker
-        .list_containers(Some(
-            testdock::bollard::query_parameters::ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .unwrap();
-    left.extend(
-        containers
-            .into_iter()
-            .map(|c| format!("container {:?}", c.names)),
-    );
-    let networks = docker
-        .list_networks(Some(
-            testdock::bollard::query_parameters::ListNetworksOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .unwrap();
-    left.extend(
-        networks
-            .into_iter()
-            .map(|n| format!("network {:?}", n.name)),
-    );
-    let volumes = docker
-        .list_volumes(Some(
-            testdock::bollard::query_parameters::ListVolumesOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .unwrap();
-    left.extend(
-        volumes
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .map(|v| format!("volume {}", v.name)),
-    );
-    left
+    let mut command = common::child::test_command(&[], "child_holds_resources");
+    command.env("REAPER_END", end);
+    let child = common::child::ChildTest::spawn(command);
+    let owner = child.expect(READY, Duration::from_secs(60));
+    (child.child, owner)
 }
 
 /// Ends the child as `how` and asserts its resources go within 2 s of its death.
 async fn assert_cleaned_after(end: &str, how: impl FnOnce(&mut Child)) {
     let (mut child, owner) = spawn_child(end);
-    let before = owned_by(&owner).await;
+    let before = common::owned_by(&owner).await;
     assert_eq!(
         before.len(),
         3,
@@ -146,10 +73,10 @@ async fn assert_cleaned_after(end: &str, how: impl FnOnce(&mut Child)) {
         .unwrap()
         .expect("the child ends within 30 s");
     let died = Instant::now();
-    let mut left = owned_by(&owner).await;
+    let mut left = common::owned_by(&owner).await;
     while !left.is_empty() && died.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = owned_by(&owner).await;
+        left = common::owned_by(&owner).await;
     }
     let took = died.elapsed();
     assert!(

@@ -243,7 +243,7 @@ fn run_keep_failed() -> (ChildRun, String) {
     run.assert_output_has(&format!(
         "testdock: keeping the containers of failed test runner_failures::{KEPT}"
     ));
-    run.assert_output_has(&format!("label=testdock.test=runner_failures::{KEPT}"));
+    run.assert_output_has("no reaper or sweep removes them: `testdock prune --kept`");
     // Described after the body panicked: the runner, not the handle's Drop, decided.
     let kept = assert_report_describes_one_container(&run, "kept-for-debugging");
     (run, kept)
@@ -266,8 +266,8 @@ fn keep_failed_leaves_the_failed_tests_container_after_the_process_exits() {
     let still_there = runner_support::remove_containers_of(KEPT);
     assert_eq!(
         still_there,
-        [format!("/{kept}")],
-        "the kept container was gone within 5 s of the child's exit:\n{run}"
+        [format!("/{kept}-kept")],
+        "the kept container (renamed) was gone within 5 s of the child's exit:\n{run}"
     );
 }
 

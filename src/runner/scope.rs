@@ -98,10 +98,11 @@ where
         let kept = keep_containers(docker, &meta.id).await;
         eprintln!(
             "testdock: keeping the containers of failed test {} ({} is set): {}; no reaper \
-             or sweep removes them, `testdock prune --kept` does",
+             or sweep removes them: `testdock prune --kept` or `docker rm -f {}` does",
             meta.id,
             super::KEEP_FAILED_ENV,
-            kept.join(", ")
+            kept.join(", "),
+            kept.join(" ")
         );
     } else if let Err(e) = teardown(docker, &meta.id, network.as_deref()).await {
         eprintln!("testdock: teardown of {} failed: {e}", meta.id);

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod child;
+
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -45,13 +47,20 @@ pub fn this_test() -> String {
 
 /// What the daemon still holds that is labelled with `test_id`.
 pub async fn leftovers(test_id: &str) -> Vec<String> {
+    labelled(&format!("{}={test_id}", testdock::labels::TEST)).await
+}
+
+/// What the daemon still holds that is owned by `owner` (`<pid>-<start time>`).
+pub async fn owned_by(owner: &str) -> Vec<String> {
+    labelled(&format!("{}={owner}", testdock::labels::OWNER)).await
+}
+
+/// Containers, volumes and networks carrying the label `filter` (`key=value`).
+pub async fn labelled(filter: &str) -> Vec<String> {
     let docker = testdock::client().await.expect(
         "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
     );
-    let filter = HashMap::from([(
-        "label",
-        vec![format!("{}={test_id}", testdock::labels::TEST)],
-    )]);
+    let filter = HashMap::from([("label", vec![filter.to_owned()])]);
     let mut left = Vec::new();
     let containers = docker
         .list_containers(Some(
