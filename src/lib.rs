@@ -57,11 +57,15 @@
 //! `start` future is dropped mid-way (e.g. by an outer `tokio::time::timeout`).
 //! Removal kills the container and removes its anonymous volumes.
 //!
-//! Under all of that is the reaper (see `src/cleanup/reaper.rs`): a watchdog process
-//! each test process starts on first use, which removes everything the process owned
-//! once it dies, however it dies (`kill -9` included), within 2 s. Resources of runs
-//! that died anyway are swept at the next first use; [`prune`] lists and removes them
-//! by hand, and [`shared::Shared`] fixtures live as long as the run.
+//! Under all of that is the reaper (see `src/cleanup/reaper/`), started on first use,
+//! which removes everything the process owned once it dies, however it dies (`kill -9`,
+//! its job container killed), within 2 s: on a Linux host a local watchdog process; in
+//! a container, another pid namespace or against a TCP daemon a watcher in the
+//! session's reaper container on the daemon's side ([`prune::reaper`] says which).
+//! Resources of runs that died anyway are swept at the next first use, but only when
+//! their owner is proven dead (same host, same pid namespace, process gone: see
+//! [`prune::Ownership`]); [`prune`] lists and removes them by hand, and
+//! [`shared::Shared`] fixtures live as long as the run.
 //!
 //! ## Which daemon
 //!
@@ -106,7 +110,10 @@
 //! | variable | effect |
 //! |---|---|
 //! | `DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`, `DOCKER_CONTEXT`, `DOCKER_CONFIG` | which daemon, as above |
-//! | `TESTDOCK_HOST` | the host published ports are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`) |
+//! | `TESTDOCK_HOST` | the host containers are reached on (default `127.0.0.1` for a local socket, the daemon's host for `tcp://`, the container's IP from a job container) |
+//! | `TESTDOCK_BIND` | the host address ports are published on (default `127.0.0.1`, or a TCP daemon's address); `0.0.0.0` is an explicit opt-in |
+//! | `TESTDOCK_REAPER` | `local` or `daemon`: force the reaper kind (see [`prune::reaper`]) |
+//! | `TESTDOCK_REAPER_SOCKET` | the daemon's socket as its host sees it, mounted into the daemon-side reaper (default `/var/run/docker.sock`) |
 //! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
 //! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |

@@ -34,6 +34,13 @@ pub fn reaper() -> Option<Reaper> {
     crate::cleanup::reaper::kind()
 }
 
+/// Starts this process's reaper now, if it has none yet (it otherwise starts with the
+/// first container, network or imported image), and says which kind runs.
+pub async fn start_reaper() -> Option<Reaper> {
+    crate::cleanup::reaper::ensure_started().await;
+    reaper()
+}
+
 /// What [`prune`] removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

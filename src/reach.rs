@@ -42,11 +42,7 @@ pub(crate) async fn join_meeting_network(
 /// The host and port map for a started container described by `info`.
 pub(crate) fn address(daemon: &Daemon, info: &ContainerInspectResponse) -> (String, PortMap) {
     let settings = info.network_settings.as_ref();
-    let published = port_map(
-        settings
-            .and_then(|n| n.ports.clone())
-            .unwrap_or_default(),
-    );
+    let published = port_map(settings.and_then(|n| n.ports.clone()).unwrap_or_default());
     let ip = daemon.meeting_network().and_then(|net| {
         let endpoint = settings?.networks.as_ref()?.get(net)?;
         endpoint.ip_address.clone().filter(|ip| !ip.is_empty())
@@ -58,7 +54,10 @@ pub(crate) fn address(daemon: &Daemon, info: &ContainerInspectResponse) -> (Stri
                 .as_ref()
                 .and_then(|c| c.exposed_ports.clone())
                 .unwrap_or_default();
-            (ip, same_ports(exposed.iter().map(String::as_str), &published))
+            (
+                ip,
+                same_ports(exposed.iter().map(String::as_str), &published),
+            )
         }
         None => (daemon.host().to_owned(), published),
     }

@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 

@@ -69,7 +69,10 @@ async fn labelled_container(name: &str, owner: &Owner, test: &str) {
         (labels::TEST.to_owned(), test.to_owned()),
         (labels::OWNER.to_owned(), owner.owner.clone()),
         (labels::HOST.to_owned(), owner.host.clone()),
-        (labels::PID_NAMESPACE.to_owned(), owner.namespace.to_string()),
+        (
+            labels::PID_NAMESPACE.to_owned(),
+            owner.namespace.to_string(),
+        ),
         (labels::CREATED.to_owned(), created.to_string()),
     ]);
     let body = ContainerCreateBody {
@@ -207,12 +210,14 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
 
     assert!(!dead_left, "the stale container survived the sweep");
     assert_eq!(
-        survivors,
-        [true; 4],
+        survivors, [true; 4],
         "the sweep removed a live, unknown or kept container"
     );
     assert!(prune.status.success(), "{prune_out}");
-    assert_eq!(after_prune, [true; 4], "prune removed too much: {prune_out}");
+    assert_eq!(
+        after_prune, [true; 4],
+        "prune removed too much: {prune_out}"
+    );
     assert!(prune_kept.status.success());
     assert!(kept_gone, "prune --kept left the kept container");
     assert!(removed.iter().any(|r| r.name == live), "{removed:?}");

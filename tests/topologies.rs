@@ -10,8 +10,8 @@ mod common;
 
 use std::io::Read;
 
-use tokio::io::AsyncBufReadExt;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncBufReadExt;
 
 use common::child::{test_command, ChildTest};
 use testdock::prune::Prune;
@@ -151,8 +151,7 @@ async fn hold_resources(ctx: &TestContext) -> Container {
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn inner_holds_resources_then_sweeps() {
-    let meta =
-        TestMeta::new("topologies::inner_holds_resources", file!(), line!()).network(true);
+    let meta = TestMeta::new("topologies::inner_holds_resources", file!(), line!()).network(true);
     run_test(meta, |ctx| async move {
         let c = hold_resources(&ctx).await;
         if std::env::var_os("INNER_SLEEP").is_some() {
@@ -233,7 +232,8 @@ fn unshare_available() {
 #[tokio::test]
 async fn owners_in_different_pid_namespaces_never_remove_each_others_resources() {
     unshare_available();
-    let mut namespaced = ChildTest::spawn(test_command(UNSHARE, "inner_holds_resources_then_sweeps"));
+    let mut namespaced =
+        ChildTest::spawn(test_command(UNSHARE, "inner_holds_resources_then_sweeps"));
     let ns_owner = namespaced.expect("READY ", Duration::from_secs(120));
     let mut on_host = ChildTest::spawn(test_command(&[], "inner_holds_resources_then_sweeps"));
     let host_owner = on_host.expect("READY ", Duration::from_secs(60));
@@ -259,9 +259,20 @@ async fn owners_in_different_pid_namespaces_never_remove_each_others_resources()
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    assert_eq!(ns_held.len(), 3, "the namespaced owner's: {ns_held:?} (host swept {host_swept})");
-    assert_eq!(host_held.len(), 3, "the host owner's: {host_held:?} (namespace swept {ns_swept})");
-    assert!(ns_status.success() && host_status.success(), "{ns_status} {host_status}");
+    assert_eq!(
+        ns_held.len(),
+        3,
+        "the namespaced owner's: {ns_held:?} (host swept {host_swept})"
+    );
+    assert_eq!(
+        host_held.len(),
+        3,
+        "the host owner's: {host_held:?} (namespace swept {ns_swept})"
+    );
+    assert!(
+        ns_status.success() && host_status.success(),
+        "{ns_status} {host_status}"
+    );
     assert!(common::owned_by(&ns_owner).await.is_empty());
     assert!(common::owned_by(&host_owner).await.is_empty());
 }
@@ -275,7 +286,8 @@ fn child_of(parent: u32) -> Option<u32> {
 #[tokio::test]
 async fn sigkill_of_a_pid_namespaces_first_process_leaves_nothing_within_2_s() {
     unshare_available();
-    let mut namespaced = ChildTest::spawn(test_command(UNSHARE, "inner_holds_resources_then_sweeps"));
+    let mut namespaced =
+        ChildTest::spawn(test_command(UNSHARE, "inner_holds_resources_then_sweeps"));
     let reaper = namespaced.expect("REAPER ", Duration::from_secs(120));
     let owner = namespaced.expect("READY ", Duration::from_secs(5));
     let held = common::owned_by(&owner).await;

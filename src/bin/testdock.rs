@@ -38,7 +38,9 @@ async fn main() -> ExitCode {
 }
 
 async fn prune(what: Prune) -> testdock::Result<()> {
-    testdock::prune::prune(what).await.map(|r| print_removed(&r))
+    testdock::prune::prune(what)
+        .await
+        .map(|r| print_removed(&r))
 }
 
 fn kind(r: &Resource) -> &'static str {

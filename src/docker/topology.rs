@@ -82,7 +82,10 @@ pub(crate) fn container_id_candidates(
         let (Some(root), Some(mount_point)) = (fields.get(3), fields.get(4)) else {
             continue;
         };
-        if matches!(*mount_point, "/etc/hostname" | "/etc/hosts" | "/etc/resolv.conf") {
+        if matches!(
+            *mount_point,
+            "/etc/hostname" | "/etc/hosts" | "/etc/resolv.conf"
+        ) {
             if let Some(id) = container_id_in(root) {
                 push(id);
             }

@@ -133,7 +133,10 @@ where
     prepare().await?;
     // The reaper's own image is not the process's to remove (its session shares it),
     // and registering it would wait for the reaper it is being imported for.
-    if key.starts_with("testdock/") && !key.starts_with("testdock/reaper:") && remove_images_at_exit() {
+    if key.starts_with("testdock/")
+        && !key.starts_with("testdock/reaper:")
+        && remove_images_at_exit()
+    {
         crate::cleanup::reaper::remove_image_at_exit(key).await;
     }
     Ok(())

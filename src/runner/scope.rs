@@ -244,7 +244,11 @@ async fn keep_containers(docker: &Docker, test_id: &str) -> Vec<String> {
         .filters(&filter)
         .build();
     let mut kept = Vec::new();
-    for c in docker.list_containers(Some(options)).await.unwrap_or_default() {
+    for c in docker
+        .list_containers(Some(options))
+        .await
+        .unwrap_or_default()
+    {
         let Some(name) = c.names.as_ref().and_then(|n| n.first()) else {
             continue;
         };

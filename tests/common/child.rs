@@ -29,7 +29,10 @@ pub fn test_command(wrapper: &[&str], test: &str) -> Command {
         "--nocapture",
         "--test-threads=1",
     ]);
-    command.env(testdock::labels::SESSION_ENV, testdock::labels::session_id());
+    command.env(
+        testdock::labels::SESSION_ENV,
+        testdock::labels::session_id(),
+    );
     default_sigint(&mut command);
     command
 }
@@ -97,6 +100,7 @@ impl ChildTest {
 
     /// The rest of the first line holding `marker` (libtest may print `test name ... `
     /// before it on the same line).
+    #[allow(clippy::disallowed_methods)] // sync code: a child's output is awaited
     pub fn expect(&self, marker: &str, within: Duration) -> String {
         let deadline = std::time::Instant::now() + within;
         loop {

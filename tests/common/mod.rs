@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod child;
+pub mod second_daemon;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -60,6 +61,11 @@ pub async fn labelled(filter: &str) -> Vec<String> {
     let docker = testdock::client().await.expect(
         "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
     );
+    labelled_on(&docker, filter).await
+}
+
+/// [`labelled`] on the daemon of `docker`.
+pub async fn labelled_on(docker: &testdock::bollard::Docker, filter: &str) -> Vec<String> {
     let filter = HashMap::from([("label", vec![filter.to_owned()])]);
     let mut left = Vec::new();
     let containers = docker

@@ -114,17 +114,15 @@ async fn attach_to(daemon: &'static Daemon, name: &str) -> crate::Result<Watcher
     loop {
         // The connection must outlive any test's runtime: it is made and held on the
         // teardown runtime, which lives as long as the process.
-        let exec = crate::cleanup::spawn_detached(exec_watcher(
-            daemon.client().clone(),
-            name.to_owned(),
-        ))
-        .map_err(|e| crate::Error::Config {
-            message: format!("no teardown thread: {e}"),
-        })?
-        .await
-        .map_err(|e| crate::Error::Config {
-            message: format!("the watcher's exec task failed: {e}"),
-        })?;
+        let exec =
+            crate::cleanup::spawn_detached(exec_watcher(daemon.client().clone(), name.to_owned()))
+                .map_err(|e| crate::Error::Config {
+                    message: format!("no teardown thread: {e}"),
+                })?
+                .await
+                .map_err(|e| crate::Error::Config {
+                    message: format!("the watcher's exec task failed: {e}"),
+                })?;
         match exec {
             Ok(watcher) => return Ok(watcher),
             // No such container, or one that is exiting: (re)create it.
@@ -269,6 +267,7 @@ pub(crate) fn watch(owner: &str) -> ! {
 /// its pid namespace), exits once it has had none for [`IDLE`]. On its way out it
 /// removes the session's shared fixtures: the session has ended when no process of it
 /// has been watched for that long.
+#[allow(clippy::disallowed_methods)] // a plain thread before any runtime exists
 pub(crate) fn serve() -> ! {
     let mut last_watched = Instant::now();
     while last_watched.elapsed() < IDLE {
@@ -281,9 +280,11 @@ pub(crate) fn serve() -> ! {
         Ok(session_owner) => reap::run_to_completion("the session", async {
             let daemon = crate::docker::daemon().await?;
             let filter = format!("{}={session_owner}", labels::OWNER);
-            Ok(crate::cleanup::sweep::remove_labelled(daemon.client(), &filter)
-                .await?
-                .len())
+            Ok(
+                crate::cleanup::sweep::remove_labelled(daemon.client(), &filter)
+                    .await?
+                    .len(),
+            )
         }),
         Err(_) => 0,
     };

@@ -1,0 +1,125 @@
+//! Against a daemon reached over TCP (the shape of Docker-in-Docker and remote daemons):
+//! a second dockerd that the test starts on 127.0.0.1. Published ports are reached on
+//! the daemon's address, the reaper runs on the daemon's side, and a test process that
+//! ends normally or is killed leaves nothing on that daemon.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use common::child::{test_command, ChildTest};
+use common::second_daemon::SecondDaemon;
+use testdock::runner::{run_test, TestMeta};
+use testdock::{labels, Probe, Topology};
+use tokio::io::AsyncBufReadExt;
+
+/// Holds a web server with a named volume on the test's network, reaches it through its
+/// published port, prints `READY <owner>`, and ends when stdin closes.
+#[test]
+#[ignore = "run as a child process against the second daemon by the test below"]
+fn inner_holds_resources_on_a_tcp_daemon() {
+    let meta =
+        TestMeta::new("remote_daemon::inner_holds_resources", file!(), line!()).network(true);
+    run_test(meta, |ctx| async move {
+        let daemon = testdock::daemon().await?;
+        assert_eq!(daemon.topology(), &Topology::Remote);
+        let web = ctx
+            .spec(common::busybox())
+            .volume(
+                testdock::shared::unique_name("testdock-remote"),
+                "/data",
+                false,
+            )
+            .expose(8080)
+            .cmd([
+                "sh",
+                "-c",
+                "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www",
+            ])
+            .wait_for(Probe::http(8080, "/"))
+            .start()
+            .await?;
+        let addr = web.addr(8080)?;
+        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+        write!(stream, "GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.ends_with("hello\n"), "{answer}");
+        println!("REACHED {addr}");
+        println!("REAPER {:?}", testdock::prune::reaper());
+        println!("READY {}", labels::owner_id());
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+        let mut line = String::new();
+        while stdin.read_line(&mut line).await.unwrap_or(0) > 0 {
+            line.clear();
+        }
+        drop(web);
+        Ok(())
+    });
+}
+
+/// Runs the inner test against `daemon`; returns it running and its owner id.
+fn start_inner(daemon: &SecondDaemon) -> (ChildTest, String) {
+    let mut command = test_command(&[], "inner_holds_resources_on_a_tcp_daemon");
+    command.env("DOCKER_HOST", &daemon.docker_host);
+    // The daemon-side reaper mounts the daemon's socket as the daemon's host sees it:
+    // `/var/run/docker.sock` would be the first daemon's here.
+    command.env("TESTDOCK_REAPER_SOCKET", &daemon.socket);
+    let child = ChildTest::spawn(command);
+    let reached = child.expect("REACHED ", Duration::from_secs(180));
+    assert!(reached.starts_with("127.0.0.1:"), "{reached}");
+    let reaper = child.expect("REAPER ", Duration::from_secs(5));
+    assert_eq!(reaper, "Some(DaemonSide)", "{}", child.output());
+    let owner = child.expect("READY ", Duration::from_secs(5));
+    (child, owner)
+}
+
+async fn gone_within(docker: &testdock::bollard::Docker, owner: &str, limit: Duration) {
+    let filter = format!("{}={owner}", labels::OWNER);
+    let started = Instant::now();
+    let mut left = common::labelled_on(docker, &filter).await;
+    while !left.is_empty() && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        left = common::labelled_on(docker, &filter).await;
+    }
+    let took = started.elapsed();
+    assert!(left.is_empty(), "left on the tcp daemon: {left:?}");
+    assert!(took < limit, "cleanup took {took:?}");
+}
+
+#[tokio::test]
+async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
+    let daemon = SecondDaemon::start();
+    let docker = daemon.client();
+
+    // A test that ends normally tears down its own.
+    let (mut child, owner) = start_inner(&daemon);
+    let filter = format!("{}={owner}", labels::OWNER);
+    assert_eq!(common::labelled_on(&docker, &filter).await.len(), 3);
+    child.hang_up();
+    let status = child.child.wait().unwrap();
+    assert!(status.success(), "{}", child.output());
+    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+
+    // A killed one is reaped on the daemon's side.
+    let (mut child, owner) = start_inner(&daemon);
+    let filter = format!("{}={owner}", labels::OWNER);
+    assert_eq!(common::labelled_on(&docker, &filter).await.len(), 3);
+    child.child.kill().unwrap();
+    child.child.wait().unwrap();
+    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+
+    // The session's reaper container leaves once it has no watcher to serve.
+    let reapers = format!("{}=reaper", labels::ROLE);
+    let started = Instant::now();
+    while !common::labelled_on(&docker, &reapers).await.is_empty()
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        common::labelled_on(&docker, &reapers).await.is_empty(),
+        "the reaper container stayed"
+    );
+}
