@@ -16,7 +16,7 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use testdock::bollard::query_parameters::RemoveImageOptionsBuilder;
+use testdock::bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
 
 const SAMPLES: usize = 7;
 const CHILD_ENV: &str = "TESTDOCK_BENCH_REAPER_CHILD";
@@ -65,16 +65,19 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn reaper_image() -> String {
-    format!("testdock/reaper:{}-p1", env!("CARGO_PKG_VERSION"))
-}
-
-async fn remove_reaper_image() {
+/// Removes every reaper image (the current build's included).
+async fn remove_reaper_images() {
     let docker = testdock::client().await.unwrap();
+    let filters = std::collections::HashMap::from([("reference", vec!["testdock/reaper"])]);
+    let list = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
     let options = RemoveImageOptionsBuilder::default().force(true).build();
-    let _ = docker
-        .remove_image(&reaper_image(), Some(options), None)
-        .await;
+    for image in docker.list_images(Some(list)).await.unwrap() {
+        for tag in image.repo_tags {
+            let _ = docker.remove_image(&tag, Some(options.clone()), None).await;
+        }
+    }
 }
 
 #[allow(clippy::disallowed_methods)] // the driver is sync: it only waits for children
@@ -154,7 +157,7 @@ fn main() -> ExitCode {
     let mut first = Vec::new();
     for i in 0..3 {
         std::thread::sleep(Duration::from_secs(6)); // earlier reaper containers leave
-        rt.block_on(remove_reaper_image());
+        rt.block_on(remove_reaper_images());
         let (_, ms) = sample(&[
             ("TESTDOCK_REAPER", "daemon".into()),
             ("TESTDOCK_SESSION", format!("bench-{run}-first-{i}")),

@@ -59,20 +59,23 @@ fn inner_holds_resources_on_a_tcp_daemon() {
     });
 }
 
-/// Runs the inner test against `daemon`; returns it running and its owner id.
-fn start_inner(daemon: &SecondDaemon) -> (ChildTest, String) {
+/// Runs the inner test against `daemon`, its reaper container given `socket`; returns
+/// it running, its reaper and its owner id.
+fn start_inner(
+    daemon: &SecondDaemon,
+    socket: &std::path::Path,
+    session: &str,
+) -> (ChildTest, String, String) {
     let mut command = test_command(&[], "inner_holds_resources_on_a_tcp_daemon");
     command.env("DOCKER_HOST", &daemon.docker_host);
-    // The daemon-side reaper mounts the daemon's socket as the daemon's host sees it:
-    // `/var/run/docker.sock` would be the first daemon's here.
-    command.env("TESTDOCK_REAPER_SOCKET", &daemon.socket);
+    command.env(labels::SESSION_ENV, session);
+    command.env("TESTDOCK_REAPER_SOCKET", socket);
     let child = ChildTest::spawn(command);
     let reached = child.expect("REACHED ", Duration::from_secs(180));
     assert!(reached.starts_with("127.0.0.1:"), "{reached}");
     let reaper = child.expect("REAPER ", Duration::from_secs(5));
-    assert_eq!(reaper, "Some(DaemonSide)", "{}", child.output());
     let owner = child.expect("READY ", Duration::from_secs(5));
-    (child, owner)
+    (child, reaper, owner)
 }
 
 async fn gone_within(docker: &testdock::bollard::Docker, owner: &str, limit: Duration) {
@@ -93,8 +96,11 @@ async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     let daemon = SecondDaemon::start();
     let docker = daemon.client();
 
-    // A test that ends normally tears down its own.
-    let (mut child, owner) = start_inner(&daemon);
+    // A test that ends normally tears down its own. The daemon-side reaper mounts the
+    // daemon's socket as the daemon's host sees it (`/var/run/docker.sock` would be the
+    // first daemon's here).
+    let (mut child, reaper, owner) = start_inner(&daemon, &daemon.socket, labels::session_id());
+    assert_eq!(reaper, "Some(DaemonSide)", "{}", child.output());
     let filter = format!("{}={owner}", labels::OWNER);
     assert_eq!(common::labelled_on(&docker, &filter).await.len(), 3);
     child.hang_up();
@@ -103,9 +109,26 @@ async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     gone_within(&docker, &owner, Duration::from_secs(2)).await;
 
     // A killed one is reaped on the daemon's side.
-    let (mut child, owner) = start_inner(&daemon);
+    let (mut child, reaper, owner) = start_inner(&daemon, &daemon.socket, labels::session_id());
+    assert_eq!(reaper, "Some(DaemonSide)", "{}", child.output());
     let filter = format!("{}={owner}", labels::OWNER);
     assert_eq!(common::labelled_on(&docker, &filter).await.len(), 3);
+    child.child.kill().unwrap();
+    child.child.wait().unwrap();
+    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+
+    // A reaper container given another daemon's socket says so at once; the process
+    // falls back to a local watchdog (pointed at the daemon it resolved), which reaps.
+    // (A session of its own: a session's reaper container is made by its first process.)
+    let session = format!("{}-wrong-socket", labels::session_id());
+    let wrong = std::path::Path::new("/var/run/docker.sock");
+    let (mut child, reaper, owner) = start_inner(&daemon, wrong, &session);
+    assert_eq!(reaper, "Some(Local)", "{}", child.output());
+    let warning = child.output();
+    assert!(
+        warning.contains("leads to another daemon") && warning.contains("TESTDOCK_REAPER_SOCKET"),
+        "{warning}"
+    );
     child.child.kill().unwrap();
     child.child.wait().unwrap();
     gone_within(&docker, &owner, Duration::from_secs(2)).await;

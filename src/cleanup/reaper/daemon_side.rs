@@ -24,6 +24,7 @@ use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 use bollard::Docker;
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
@@ -41,15 +42,20 @@ pub(crate) const WATCH_ENV: &str = "TESTDOCK_REAPER_WATCH";
 pub(crate) const SOCKET_ENV: &str = "TESTDOCK_REAPER_SOCKET";
 /// The session's root process, whose shared fixtures the container removes at its end.
 const SESSION_OWNER_ENV: &str = "TESTDOCK_REAPER_SESSION_OWNER";
+/// What a watcher prints once it watches.
+const WATCHING: &str = "WATCHING";
+/// How long the owner waits for its watcher's first words.
+const WATCHER_ANSWER_LIMIT: Duration = Duration::from_secs(15);
 
 /// Where the executable is in the reaper image.
 const EXECUTABLE: &str = "/testdock-reaper";
 /// Where the daemon's socket is mounted in the reaper container.
 const SOCKET_IN_CONTAINER: &str = "/var/run/docker.sock";
-/// The reaper image's repository; the tag is testdock's version and reaper protocol.
+/// The reaper image's repository; the tag is testdock's version and source hash.
 const REPOSITORY: &str = "testdock/reaper";
-/// Bumped whenever the owner/watcher protocol changes, so old images are not reused.
-const PROTOCOL: u32 = 1;
+/// A hash of testdock's sources (see `build.rs`): builds that differ never share a
+/// reaper image or container.
+const SOURCE_HASH: &str = env!("TESTDOCK_SOURCE_HASH");
 
 /// How long the reaper container stays up without watchers.
 pub(crate) const IDLE: Duration = Duration::from_secs(5);
@@ -70,13 +76,13 @@ impl Watcher {
 }
 
 /// The reaper image's tag.
-fn image_tag() -> String {
-    format!("{}-p{PROTOCOL}", env!("CARGO_PKG_VERSION"))
+pub(crate) fn image_tag() -> String {
+    format!("{}-{}", env!("CARGO_PKG_VERSION"), &SOURCE_HASH[..12])
 }
 
 /// The session's reaper container name.
 pub(crate) fn container_name(session: &str) -> String {
-    let digest = Sha256::digest(format!("{session}\0reaper-p{PROTOCOL}").as_bytes());
+    let digest = Sha256::digest(format!("{session}\0{}", image_tag()).as_bytes());
     let hash: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("testdock-reaper-{hash}")
 }
@@ -126,8 +132,17 @@ async fn attach_to(daemon: &'static Daemon, name: &str) -> crate::Result<Watcher
         match exec {
             Ok(watcher) => return Ok(watcher),
             // No such container, or one that is exiting: (re)create it.
-            Err(e) if matches!(status_of(&e), Some(404 | 409)) => {}
-            Err(e) => return Err(docker_error(name, e)),
+            Err(AttachError::Docker(e)) if matches!(status_of(&e), Some(404 | 409)) => {}
+            Err(AttachError::Docker(e)) => return Err(docker_error(name, e)),
+            Err(AttachError::Refused(why)) => {
+                return Err(crate::Error::Config {
+                    message: format!(
+                        "the reaper container `{name}` cannot do its job: {why} (it mounts the \
+                         daemon's socket from the daemon's host; set {SOCKET_ENV} to that \
+                         socket's path on the daemon's host)"
+                    ),
+                })
+            }
         }
         match create_container(daemon, name).await {
             Ok(()) => {}
@@ -138,6 +153,20 @@ async fn attach_to(daemon: &'static Daemon, name: &str) -> crate::Result<Watcher
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// Why no watcher could be attached.
+enum AttachError {
+    /// The daemon refused (no such container, not running, ...).
+    Docker(bollard::errors::Error),
+    /// The watcher started but cannot reach this process's daemon.
+    Refused(String),
+}
+
+impl From<bollard::errors::Error> for AttachError {
+    fn from(e: bollard::errors::Error) -> Self {
+        AttachError::Docker(e)
     }
 }
 
@@ -164,6 +193,7 @@ async fn create_container(daemon: &Daemon, name: &str) -> crate::Result<()> {
         .binary_at(exe, EXECUTABLE)
         .ensure_tagged(docker, REPOSITORY, &image_tag())
         .await?;
+    let _ = crate::cleanup::spawn_detached(remove_other_reaper_images(docker.clone()));
     let socket = daemon_socket(
         std::env::var(SOCKET_ENV).ok().as_deref(),
         &daemon.endpoint().endpoint,
@@ -212,8 +242,29 @@ async fn create_container(daemon: &Daemon, name: &str) -> crate::Result<()> {
     }
 }
 
-/// Starts a watcher of this process in container `name` and keeps its stdin open.
-async fn exec_watcher(docker: Docker, name: String) -> Result<Watcher, bollard::errors::Error> {
+/// Removes reaper images of other testdock builds (those in use stay: 409).
+async fn remove_other_reaper_images(docker: Docker) {
+    let filters = HashMap::from([("reference".to_owned(), vec![REPOSITORY.to_owned()])]);
+    let options = bollard::query_parameters::ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let current = format!("{REPOSITORY}:{}", image_tag());
+    for image in docker.list_images(Some(options)).await.unwrap_or_default() {
+        for tag in image.repo_tags.iter().filter(|t| **t != current) {
+            let _ = docker
+                .remove_image(
+                    tag,
+                    None::<bollard::query_parameters::RemoveImageOptions>,
+                    None,
+                )
+                .await;
+        }
+    }
+}
+
+/// Starts a watcher of this process in container `name`, waits until it says it reaches
+/// the daemon (the one it runs on), and keeps its stdin open.
+async fn exec_watcher(docker: Docker, name: String) -> Result<Watcher, AttachError> {
     let config = ExecConfig {
         attach_stdin: Some(true),
         attach_stdout: Some(true),
@@ -228,14 +279,35 @@ async fn exec_watcher(docker: Docker, name: String) -> Result<Watcher, bollard::
         tty: false,
         output_capacity: None,
     };
-    let StartExecResults::Attached { output, mut input } =
-        docker.start_exec(&exec.id, Some(options)).await?
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = docker.start_exec(&exec.id, Some(options)).await?
     else {
-        return Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 500,
-            message: "the watcher's exec did not attach".to_owned(),
-        });
+        return Err(AttachError::Refused("its exec did not attach".to_owned()));
     };
+    // The watcher's first words: it watches, or why it cannot.
+    let mut said = String::new();
+    let heard = tokio::time::timeout(WATCHER_ANSWER_LIMIT, async {
+        while let Some(chunk) = output.next().await {
+            said.push_str(&String::from_utf8_lossy(&chunk?.into_bytes()));
+            if said.contains('\n') {
+                break;
+            }
+        }
+        Ok::<(), bollard::errors::Error>(())
+    })
+    .await;
+    match heard {
+        Ok(Ok(())) if said.starts_with(WATCHING) => {}
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(())) => return Err(AttachError::Refused(said.trim().to_owned())),
+        Err(_) => {
+            return Err(AttachError::Refused(format!(
+                "its watcher said nothing within {WATCHER_ANSWER_LIMIT:?}"
+            )))
+        }
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     // Holds both halves of the connection for as long as this process lives: the
     // sender sits in a static that is never dropped, so `recv` never returns `None`.
@@ -255,12 +327,45 @@ async fn exec_watcher(docker: Docker, name: String) -> Result<Watcher, bollard::
 /// The watcher's whole life: wait for the owner's connection to close, then remove
 /// everything the owner labelled.
 pub(crate) fn watch(owner: &str) -> ! {
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    if let Err(why) = check_daemon() {
+        let _ = writeln!(out, "REFUSED {why}");
+        std::process::exit(2);
+    }
+    let _ = writeln!(out, "{WATCHING}");
+    let _ = out.flush();
     let instructions = Instructions::read_until_closed(std::io::stdin().lock());
     let code = reap::run_to_completion(owner, async {
         let daemon = crate::docker::daemon().await?;
         reap::reap(daemon.client(), owner, &instructions).await
     });
     std::process::exit(code)
+}
+
+/// Whether the daemon behind the mounted socket is the one this container runs on: it
+/// must know this container (its hostname is its short id). A socket of another daemon
+/// (a wrong `TESTDOCK_REAPER_SOCKET`, DinD's host socket) would let the watcher wait
+/// and then remove nothing.
+fn check_daemon() -> Result<(), String> {
+    let me = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .map_err(|e| format!("it cannot read its own id: {e}"))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async {
+        let daemon = crate::docker::daemon()
+            .await
+            .map_err(|e| format!("it cannot reach a daemon through {SOCKET_IN_CONTAINER}: {e}"))?;
+        match daemon.client().inspect_container(&me, None).await {
+            Ok(info) if info.id.as_deref().is_some_and(|id| id.starts_with(&me)) => Ok(()),
+            _ => Err(format!(
+                "{SOCKET_IN_CONTAINER} in it leads to another daemon, one that does not run it"
+            )),
+        }
+    })
 }
 
 /// The reaper container's main process: stays while watchers run (other processes in
