@@ -242,23 +242,47 @@ async fn create_container(daemon: &Daemon, name: &str) -> crate::Result<()> {
     }
 }
 
-/// Removes reaper images of other testdock builds (those in use stay: 409).
+/// Removes reaper images of other testdock builds, and testdock's untagged images (an
+/// import that lost a race for its tag): garbage no one can name. Images in use by a
+/// container stay (the daemon answers 409).
 async fn remove_other_reaper_images(docker: Docker) {
-    let filters = HashMap::from([("reference".to_owned(), vec![REPOSITORY.to_owned()])]);
-    let options = bollard::query_parameters::ListImagesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    let current = format!("{REPOSITORY}:{}", image_tag());
-    for image in docker.list_images(Some(options)).await.unwrap_or_default() {
-        for tag in image.repo_tags.iter().filter(|t| **t != current) {
-            let _ = docker
-                .remove_image(
-                    tag,
-                    None::<bollard::query_parameters::RemoveImageOptions>,
-                    None,
-                )
-                .await;
+    let list = |filters: HashMap<String, Vec<String>>| {
+        let docker = docker.clone();
+        async move {
+            let options = bollard::query_parameters::ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build();
+            docker.list_images(Some(options)).await.unwrap_or_default()
         }
+    };
+    let current = format!("{REPOSITORY}:{}", image_tag());
+    let mut doomed: Vec<String> = list(HashMap::from([(
+        "reference".to_owned(),
+        vec![REPOSITORY.to_owned()],
+    )]))
+    .await
+    .into_iter()
+    .flat_map(|image| image.repo_tags)
+    .filter(|tag| *tag != current)
+    .collect();
+    let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+    doomed.extend(
+        list(HashMap::from([
+            ("dangling".to_owned(), vec!["true".to_owned()]),
+            ("label".to_owned(), vec![managed]),
+        ]))
+        .await
+        .into_iter()
+        .map(|image| image.id),
+    );
+    for image in doomed {
+        let _ = docker
+            .remove_image(
+                &image,
+                None::<bollard::query_parameters::RemoveImageOptions>,
+                None,
+            )
+            .await;
     }
 }
 
