@@ -8,7 +8,7 @@
 //! 3. the host is this one (same boot id) and the pid namespace is this process's, as
 //!    seen through a `/proc` that belongs to that namespace;
 //! 4. the owner pid is gone, or runs with another start time (a reused pid);
-//! 5. it is older than [`GRACE`].
+//! 5. it is older than [`GRACE_SECS`].
 //!
 //! Anything else is [`Ownership::Unknown`], with the reason: another host, another pid
 //! namespace (a job container, `unshare --pid`), no `/proc` (Docker Desktop's host

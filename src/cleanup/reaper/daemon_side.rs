@@ -5,11 +5,11 @@
 //!   runs the test executable packed with its shared libraries into a `FROM scratch`
 //!   image tagged with testdock's version (imported once per daemon), with the daemon's
 //!   socket bind-mounted (`/var/run/docker.sock` on the daemon's side, or
-//!   `TESTDOCK_REAPER_SOCKET`). testdock's constructor turns it into [`serve`]: it
+//!   `TESTDOCK_REAPER_SOCKET`). testdock's constructor turns it into [`serve`](super::container::serve): it
 //!   waits while watchers run, and exits (and is auto-removed) once it has had none for
-//!   [`IDLE`], removing the session's shared fixtures as it goes.
+//!   `IDLE`, removing the session's shared fixtures as it goes.
 //! - **One watcher per test process**: the owner execs the same executable in that
-//!   container ([`watch`]) with its stdin attached through the daemon API and keeps the
+//!   container ([`watch`](super::container::watch)) with its stdin attached through the daemon API and keeps the
 //!   connection open for the rest of its life. When the owner dies, however it dies
 //!   (its container killed, its pid namespace's pid 1 killed, the CI job cancelled), the
 //!   kernel closes the connection, the daemon closes the watcher's stdin, and the
@@ -18,7 +18,7 @@
 //!   a job container, Docker-in-Docker, a remote TLS daemon. No port is published.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, ExecConfig, HostConfig};
@@ -29,7 +29,6 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::{reap, Instructions};
 use crate::docker::{Daemon, Endpoint, Topology};
 use crate::error::status_of;
 use crate::labels;
@@ -41,16 +40,16 @@ pub(crate) const WATCH_ENV: &str = "TESTDOCK_REAPER_WATCH";
 /// Environment variable: the daemon's socket as the daemon's host sees it.
 pub(crate) const SOCKET_ENV: &str = "TESTDOCK_REAPER_SOCKET";
 /// The session's root process, whose shared fixtures the container removes at its end.
-const SESSION_OWNER_ENV: &str = "TESTDOCK_REAPER_SESSION_OWNER";
+pub(super) const SESSION_OWNER_ENV: &str = "TESTDOCK_REAPER_SESSION_OWNER";
 /// What a watcher prints once it watches.
-const WATCHING: &str = "WATCHING";
+pub(super) const WATCHING: &str = "WATCHING";
 /// How long the owner waits for its watcher's first words.
 const WATCHER_ANSWER_LIMIT: Duration = Duration::from_secs(15);
 
 /// Where the executable is in the reaper image.
 const EXECUTABLE: &str = "/testdock-reaper";
 /// Where the daemon's socket is mounted in the reaper container.
-const SOCKET_IN_CONTAINER: &str = "/var/run/docker.sock";
+pub(super) const SOCKET_IN_CONTAINER: &str = "/var/run/docker.sock";
 /// The reaper image's repository; the tag is testdock's version and source hash.
 const REPOSITORY: &str = "testdock/reaper";
 /// A hash of testdock's sources (see `build.rs`): builds that differ never share a
@@ -346,94 +345,6 @@ async fn exec_watcher(docker: Docker, name: String) -> Result<Watcher, AttachErr
         std::future::pending::<()>().await;
     });
     Ok(Watcher { lines: tx })
-}
-
-/// The watcher's whole life: wait for the owner's connection to close, then remove
-/// everything the owner labelled.
-pub(crate) fn watch(owner: &str) -> ! {
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    if let Err(why) = check_daemon() {
-        let _ = writeln!(out, "REFUSED {why}");
-        std::process::exit(2);
-    }
-    let _ = writeln!(out, "{WATCHING}");
-    let _ = out.flush();
-    let instructions = Instructions::read_until_closed(std::io::stdin().lock());
-    let code = reap::run_to_completion(owner, async {
-        let daemon = crate::docker::daemon().await?;
-        reap::reap(daemon.client(), owner, &instructions).await
-    });
-    std::process::exit(code)
-}
-
-/// Whether the daemon behind the mounted socket is the one this container runs on: it
-/// must know this container (its hostname is its short id). A socket of another daemon
-/// (a wrong `TESTDOCK_REAPER_SOCKET`, DinD's host socket) would let the watcher wait
-/// and then remove nothing.
-fn check_daemon() -> Result<(), String> {
-    let me = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_owned())
-        .map_err(|e| format!("it cannot read its own id: {e}"))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let daemon = crate::docker::daemon()
-            .await
-            .map_err(|e| format!("it cannot reach a daemon through {SOCKET_IN_CONTAINER}: {e}"))?;
-        match daemon.client().inspect_container(&me, None).await {
-            Ok(info) if info.id.as_deref().is_some_and(|id| id.starts_with(&me)) => Ok(()),
-            _ => Err(format!(
-                "{SOCKET_IN_CONTAINER} in it leads to another daemon, one that does not run it"
-            )),
-        }
-    })
-}
-
-/// The reaper container's main process: stays while watchers run (other processes in
-/// its pid namespace), exits once it has had none for [`IDLE`]. On its way out it
-/// removes the session's shared fixtures: the session has ended when no process of it
-/// has been watched for that long.
-#[allow(clippy::disallowed_methods)] // a plain thread before any runtime exists
-pub(crate) fn serve() -> ! {
-    let mut last_watched = Instant::now();
-    while last_watched.elapsed() < IDLE {
-        std::thread::sleep(Duration::from_millis(200));
-        if watchers() > 0 {
-            last_watched = Instant::now();
-        }
-    }
-    let code = match std::env::var(SESSION_OWNER_ENV) {
-        Ok(session_owner) => reap::run_to_completion("the session", async {
-            let daemon = crate::docker::daemon().await?;
-            let filter = format!("{}={session_owner}", labels::OWNER);
-            Ok(
-                crate::cleanup::sweep::remove_labelled(daemon.client(), &filter)
-                    .await?
-                    .len(),
-            )
-        }),
-        Err(_) => 0,
-    };
-    std::process::exit(code)
-}
-
-/// Processes in this pid namespace other than this one.
-fn watchers() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .filter(|e| {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    name.bytes().all(|b| b.is_ascii_digit()) && name != me
-                })
-                .count()
-        })
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

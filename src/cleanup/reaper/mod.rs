@@ -17,6 +17,7 @@
 //! (renamed `*-kept` by `TESTDOCK_KEEP_FAILED`) are never removed. Both talk to the
 //! daemon the owner resolved, never to whatever `DOCKER_HOST` says later.
 
+mod container;
 pub(crate) mod daemon_side;
 pub(crate) mod local;
 mod reap;
@@ -180,10 +181,10 @@ mod entry {
             super::local::run(&owner);
         }
         if let Ok(owner) = std::env::var(super::daemon_side::WATCH_ENV) {
-            super::daemon_side::watch(&owner);
+            super::container::watch(&owner);
         }
         if std::env::var_os(super::daemon_side::SERVE_ENV).is_some() {
-            super::daemon_side::serve();
+            super::container::serve();
         }
     }
 }
