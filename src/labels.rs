@@ -158,7 +158,10 @@ pub(crate) fn current_test_id() -> String {
 /// The labels every resource of `test_id` carries. The host and pid namespace are
 /// left out where this process cannot know them: such owners are never judged dead.
 pub(crate) fn standard(test_id: &str) -> HashMap<String, String> {
-    let facts = crate::cleanup::LocalFacts::system();
+    standard_with(test_id, crate::cleanup::LocalFacts::system())
+}
+
+fn standard_with(test_id: &str, facts: &crate::cleanup::LocalFacts) -> HashMap<String, String> {
     let mut labels = HashMap::from([
         (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (SESSION.to_owned(), session_id().to_owned()),
@@ -196,6 +199,17 @@ mod tests {
         assert!(labels[CREATED].parse::<i64>().unwrap() > 1_700_000_000);
         assert!(labels[PID_NAMESPACE].parse::<u64>().is_ok(), "linux /proc");
         assert!(!labels[HOST].is_empty());
+    }
+
+    #[test]
+    fn without_proc_no_host_or_namespace_is_claimed() {
+        // Docker Desktop's host side: nothing could ever prove this owner dead.
+        let facts =
+            crate::cleanup::LocalFacts::read(crate::procfs::Procfs::at("/nonexistent"), 1);
+        let labels = standard_with("t", &facts);
+        assert!(!labels.contains_key(HOST));
+        assert!(!labels.contains_key(PID_NAMESPACE));
+        assert!(labels.contains_key(OWNER));
     }
 
     #[test]
