@@ -204,8 +204,7 @@ mod tests {
     #[test]
     fn without_proc_no_host_or_namespace_is_claimed() {
         // Docker Desktop's host side: nothing could ever prove this owner dead.
-        let facts =
-            crate::cleanup::LocalFacts::read(crate::procfs::Procfs::at("/nonexistent"), 1);
+        let facts = crate::cleanup::LocalFacts::read(crate::procfs::Procfs::at("/nonexistent"), 1);
         let labels = standard_with("t", &facts);
         assert!(!labels.contains_key(HOST));
         assert!(!labels.contains_key(PID_NAMESPACE));

@@ -9,25 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use testdock::runner::{run_test, TestMeta};
-use testdock::{labels, Container, Probe};
 use wait_timeout::ChildExt;
 
 /// What the child prints once its resources exist: `READY <owner>`.
 const READY: &str = "READY ";
-
-async fn hold_resources(ctx: &testdock::runner::TestContext) -> Container {
-    let volume = format!("testdock-reaper-{}", std::process::id());
-    let c = ctx
-        .spec(common::busybox())
-        .volume(volume, "/data", false)
-        .cmd(["sh", "-c", "echo up; exec sleep 1000"])
-        .wait_for(Probe::log("up"))
-        .start()
-        .await
-        .expect("start the child's container");
-    println!("{READY}{}", labels::owner_id());
-    c
-}
 
 /// The child: resources on a per-test network, then the ending named by `REAPER_END`.
 #[test]
@@ -35,7 +20,7 @@ async fn hold_resources(ctx: &testdock::runner::TestContext) -> Container {
 fn child_holds_resources() {
     let meta = TestMeta::new("reaper::child_holds_resources", file!(), line!()).network(true);
     run_test(meta, |ctx| async move {
-        let c = hold_resources(&ctx).await;
+        let c = common::hold_resources(&ctx).await;
         match std::env::var("REAPER_END").as_deref() {
             Ok("panic") => panic!("the child panics on purpose"),
             Ok("exit") => std::process::exit(0),

@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::child::{test_command, ChildTest};
 use common::second_daemon::SecondDaemon;
 use testdock::runner::{run_test, TestMeta};
-use testdock::{labels, Probe, Topology};
+use testdock::{labels, Topology};
 use tokio::io::AsyncBufReadExt;
 
 /// Holds a web server with a named volume on the test's network, reaches it through its
@@ -24,27 +23,16 @@ fn inner_holds_resources_on_a_tcp_daemon() {
     run_test(meta, |ctx| async move {
         let daemon = testdock::daemon().await?;
         assert_eq!(daemon.topology(), &Topology::Remote);
-        let web = ctx
-            .spec(common::busybox())
+        let web = common::web_server(ctx.spec(common::busybox()))
             .volume(
                 testdock::shared::unique_name("testdock-remote"),
                 "/data",
                 false,
             )
-            .expose(8080)
-            .cmd([
-                "sh",
-                "-c",
-                "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www",
-            ])
-            .wait_for(Probe::http(8080, "/"))
             .start()
             .await?;
         let addr = web.addr(8080)?;
-        let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-        write!(stream, "GET / HTTP/1.0\r\n\r\n").unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
+        let answer = common::http_get(addr);
         assert!(answer.ends_with("hello\n"), "{answer}");
         println!("REACHED {addr}");
         println!("REAPER {:?}", testdock::prune::reaper());
@@ -78,19 +66,6 @@ fn start_inner(
     (child, reaper, owner)
 }
 
-async fn gone_within(docker: &testdock::bollard::Docker, owner: &str, limit: Duration) {
-    let filter = format!("{}={owner}", labels::OWNER);
-    let started = Instant::now();
-    let mut left = common::labelled_on(docker, &filter).await;
-    while !left.is_empty() && started.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = common::labelled_on(docker, &filter).await;
-    }
-    let took = started.elapsed();
-    assert!(left.is_empty(), "left on the tcp daemon: {left:?}");
-    assert!(took < limit, "cleanup took {took:?}");
-}
-
 #[tokio::test]
 async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     let daemon = SecondDaemon::start();
@@ -106,7 +81,7 @@ async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     child.hang_up();
     let status = child.child.wait().unwrap();
     assert!(status.success(), "{}", child.output());
-    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
 
     // A killed one is reaped on the daemon's side.
     let (mut child, reaper, owner) = start_inner(&daemon, &daemon.socket, labels::session_id());
@@ -115,7 +90,7 @@ async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     assert_eq!(common::labelled_on(&docker, &filter).await.len(), 3);
     child.child.kill().unwrap();
     child.child.wait().unwrap();
-    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
 
     // A reaper container given another daemon's socket says so at once; the process
     // falls back to a local watchdog (pointed at the daemon it resolved), which reaps.
@@ -131,7 +106,7 @@ async fn over_tcp_ports_are_reached_and_ended_or_killed_tests_leave_nothing() {
     );
     child.child.kill().unwrap();
     child.child.wait().unwrap();
-    gone_within(&docker, &owner, Duration::from_secs(2)).await;
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
 
     // The session's reaper container leaves once it has no watcher to serve.
     let reapers = format!("{}=reaper", labels::ROLE);

@@ -8,14 +8,12 @@
 
 mod common;
 
-use std::io::Read;
-
 use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 
 use common::child::{test_command, ChildTest};
 use testdock::prune::Prune;
-use testdock::runner::{run_test, TestContext, TestMeta};
+use testdock::runner::{run_test, TestMeta};
 use testdock::{labels, Container, ContainerSpec, HostImage, Probe, Topology};
 
 const SOCKET: &str = "/var/run/docker.sock";
@@ -60,39 +58,17 @@ fn value_after(logs: &str, marker: &str) -> Option<String> {
         .find_map(|l| l.split_once(marker).map(|(_, v)| v.trim().to_owned()))
 }
 
-/// A busybox HTTP server answering `hello` on 8080.
-fn web_server() -> ContainerSpec {
-    ContainerSpec::new(common::busybox())
-        .expose(8080)
-        .cmd([
-            "sh",
-            "-c",
-            "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www",
-        ])
-        .wait_for(Probe::http(8080, "/"))
-}
-
-fn http_get(addr: std::net::SocketAddr) -> String {
-    use std::io::Write;
-    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(stream, "GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
-}
-
 #[tokio::test]
 #[ignore = "run inside a job container by the test below"]
 async fn inner_reaches_a_service_from_a_job_container() {
     let daemon = testdock::daemon().await.unwrap();
     println!("TOPOLOGY {}", daemon.topology());
-    let web = web_server().start().await.unwrap();
+    let web = common::web_server(ContainerSpec::new(common::busybox()))
+        .start()
+        .await
+        .unwrap();
     let addr = web.addr(8080).unwrap();
-    let answer = http_get(addr);
+    let answer = common::http_get(addr);
     println!("REAPER {:?}", testdock::prune::reaper());
     assert!(answer.ends_with("hello\n"), "{answer}");
     assert!(
@@ -129,22 +105,6 @@ async fn a_test_in_a_job_container_reaches_its_service_and_leaves_nothing() {
     common::assert_nothing_left(&common::this_test()).await;
 }
 
-/// A container with a named volume on the test's network; prints `READY <owner>`.
-async fn hold_resources(ctx: &TestContext) -> Container {
-    let volume = testdock::shared::unique_name("testdock-topo");
-    let c = ctx
-        .spec(common::busybox())
-        .volume(volume, "/data", false)
-        .cmd(["sh", "-c", "echo up; exec sleep 1000"])
-        .wait_for(Probe::log("up"))
-        .start()
-        .await
-        .expect("start the held container");
-    println!("REAPER {:?}", testdock::prune::reaper());
-    println!("READY {}", labels::owner_id());
-    c
-}
-
 /// Holds a container, a named volume and a network; on a `SWEEP` line from stdin,
 /// sweeps stale resources and prints what it removed; ends when stdin closes (or never,
 /// in a job container, whose stdin is closed from the start: there it sleeps).
@@ -153,7 +113,7 @@ async fn hold_resources(ctx: &TestContext) -> Container {
 fn inner_holds_resources_then_sweeps() {
     let meta = TestMeta::new("topologies::inner_holds_resources", file!(), line!()).network(true);
     run_test(meta, |ctx| async move {
-        let c = hold_resources(&ctx).await;
+        let c = common::hold_resources(&ctx).await;
         if std::env::var_os("INNER_SLEEP").is_some() {
             tokio::time::sleep(Duration::from_secs(600)).await;
         }
@@ -202,16 +162,8 @@ async fn killing_a_job_container_leaves_nothing_of_it_within_2_s() {
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let died = Instant::now();
-    let mut left = common::owned_by(&owner).await;
-    while !left.is_empty() && died.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = common::owned_by(&owner).await;
-    }
-    let took = died.elapsed();
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
     job.remove().await.unwrap();
-    assert!(left.is_empty(), "left after the job was killed: {left:?}");
-    assert!(took < Duration::from_secs(2), "cleanup took {took:?}");
     common::assert_nothing_left(&common::this_test()).await;
 }
 
@@ -300,16 +252,9 @@ async fn sigkill_of_a_pid_namespaces_first_process_leaves_nothing_within_2_s() {
         .unwrap()
         .success();
     namespaced.child.wait().unwrap();
-    let died = Instant::now();
-    let mut left = common::owned_by(&owner).await;
-    while !left.is_empty() && died.elapsed() < Duration::from_secs(10) {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        left = common::owned_by(&owner).await;
-    }
-    let took = died.elapsed();
+    assert!(killed);
     assert_eq!(reaper, "Some(DaemonSide)");
     assert_eq!(held.len(), 3, "{held:?}");
-    assert!(killed);
-    assert!(left.is_empty(), "left after the namespace died: {left:?}");
-    assert!(took < Duration::from_secs(2), "cleanup took {took:?}");
+    let docker = testdock::client().await.unwrap();
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
 }

@@ -206,11 +206,7 @@ impl HostImage {
             }
         }
         let started = Instant::now();
-        let recipe = self.clone();
-        let (rootfs, changes) =
-            tokio::task::spawn_blocking(move || recipe.rootfs().map(|tar| (tar, recipe.changes())))
-                .await
-                .expect("building a rootfs archive does not panic")?;
+        let (rootfs, changes) = self.archive().await?;
         let mut hasher = Sha256::new();
         hasher.update(&rootfs);
         for change in &changes {
@@ -246,14 +242,18 @@ impl HostImage {
             return Ok(reference);
         }
         let started = Instant::now();
-        let recipe = self.clone();
-        let (rootfs, changes) =
-            tokio::task::spawn_blocking(move || recipe.rootfs().map(|tar| (tar, recipe.changes())))
-                .await
-                .expect("building a rootfs archive does not panic")?;
+        let (rootfs, changes) = self.archive().await?;
         self.import(docker, repository, tag, rootfs, changes, started)
             .await?;
         Ok(reference)
+    }
+
+    /// The rootfs archive and the import's `changes`, made off the runtime's threads.
+    async fn archive(&self) -> Result<(Vec<u8>, Vec<String>)> {
+        let recipe = self.clone();
+        tokio::task::spawn_blocking(move || recipe.rootfs().map(|tar| (tar, recipe.changes())))
+            .await
+            .expect("building a rootfs archive does not panic")
     }
 
     /// Imports `rootfs` as `repository:tag`, once per reference in flight.

@@ -121,3 +121,66 @@ pub async fn assert_nothing_left(test_id: &str) {
         "test `{test_id}` left resources behind: {left:#?}"
     );
 }
+
+/// A container with a named volume (on the test's network, if it has one); prints
+/// `REAPER <kind>` and `READY <owner>` for a parent process to read.
+pub async fn hold_resources(ctx: &testdock::runner::TestContext) -> testdock::Container {
+    let c = ctx
+        .spec(busybox())
+        .volume(
+            testdock::shared::unique_name("testdock-held"),
+            "/data",
+            false,
+        )
+        .cmd(["sh", "-c", "echo up; exec sleep 1000"])
+        .wait_for(testdock::Probe::log("up"))
+        .start()
+        .await
+        .expect("start the held container");
+    println!("REAPER {:?}", testdock::prune::reaper());
+    println!("READY {}", testdock::labels::owner_id());
+    c
+}
+
+/// A busybox HTTP server answering `hello` on 8080, ready when it answers.
+pub fn web_server(spec: testdock::ContainerSpec) -> testdock::ContainerSpec {
+    spec.expose(8080)
+        .cmd([
+            "sh",
+            "-c",
+            "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 8080 -h /www",
+        ])
+        .wait_for(testdock::Probe::http(8080, "/"))
+}
+
+/// The answer to `GET /` at `addr`.
+pub fn http_get(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(5);
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, timeout)
+        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    stream.set_read_timeout(Some(timeout)).unwrap();
+    write!(stream, "GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// Waits (up to 10 s) until nothing owned by `owner` is left on `docker`'s daemon;
+/// fails unless that took less than `limit`.
+pub async fn assert_gone_within(
+    docker: &testdock::bollard::Docker,
+    owner: &str,
+    limit: std::time::Duration,
+) {
+    let filter = format!("{}={owner}", testdock::labels::OWNER);
+    let started = std::time::Instant::now();
+    let mut left = labelled_on(docker, &filter).await;
+    while !left.is_empty() && started.elapsed() < std::time::Duration::from_secs(10) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = labelled_on(docker, &filter).await;
+    }
+    let took = started.elapsed();
+    assert!(left.is_empty(), "left behind by {owner}: {left:?}");
+    assert!(took < limit, "cleanup after {owner} took {took:?}");
+}
