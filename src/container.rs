@@ -357,6 +357,65 @@ impl Container {
         Ok(response.id)
     }
 
+    /// Waits until the container exits and returns its exit code (at once if it has
+    /// exited already).
+    ///
+    /// ```no_run
+    /// # async fn demo(c: testdock::Container) -> testdock::Result<()> {
+    /// let code = c.wait().await?;
+    /// assert_eq!(code, 0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait(&self) -> Result<i64> {
+        use futures::StreamExt;
+        let started = Instant::now();
+        let options = bollard::query_parameters::WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut wait = std::pin::pin!(self.docker.wait_container(&self.id, Some(options)));
+        let mut code = None;
+        while let Some(event) = wait.next().await {
+            match event {
+                Ok(answer) => code = Some(answer.status_code),
+                // The wait endpoint reports a non-zero exit as an error.
+                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => {
+                    code = Some(c)
+                }
+                Err(e) => return Err(self.error(Step::Wait, started, e)),
+            }
+        }
+        match code {
+            Some(code) => Ok(code),
+            // No answer: read the state instead.
+            None => Ok(self
+                .inspect()
+                .await?
+                .state
+                .and_then(|s| s.exit_code)
+                .unwrap_or(-1)),
+        }
+    }
+
+    /// One sample of the container's resource usage (memory, CPU, network, block I/O),
+    /// as the daemon reports it.
+    pub async fn stats(&self) -> Result<bollard::models::ContainerStatsResponse> {
+        use futures::StreamExt;
+        let started = Instant::now();
+        let options = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(false)
+            .build();
+        let mut stats = std::pin::pin!(self.docker.stats(&self.id, Some(options)));
+        match stats.next().await {
+            Some(Ok(sample)) => Ok(sample),
+            Some(Err(e)) => Err(self.error(Step::Stats, started, e)),
+            None => Err(Error::InvalidInput {
+                container: self.name().to_owned(),
+                message: "the daemon sent no statistics (has the container exited?)".to_owned(),
+            }),
+        }
+    }
+
     /// Kills and removes the container and its anonymous volumes, now. Returns when it
     /// is gone.
     pub async fn remove(self) -> Result<()> {

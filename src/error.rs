@@ -52,6 +52,10 @@ pub enum Step {
     Commit,
     /// Killing and removing the container.
     Remove,
+    /// Waiting for the container to exit.
+    Wait,
+    /// Reading resource usage statistics.
+    Stats,
 }
 
 impl fmt::Display for Step {
@@ -75,6 +79,8 @@ impl fmt::Display for Step {
             Step::Top => "top",
             Step::Commit => "commit",
             Step::Remove => "remove",
+            Step::Wait => "wait for exit",
+            Step::Stats => "read stats",
         })
     }
 }
@@ -242,6 +248,25 @@ pub enum Error {
         logs: LogTail,
     },
 
+    /// A command run in a container exited with a non-zero code
+    /// ([`ExecOutput::check`](crate::ExecOutput::check)).
+    #[error(
+        "`{command}` in container `{container}` failed with exit code {exit_code}{}",
+        output_suffix(.stderr, .stdout)
+    )]
+    ExecFailed {
+        /// The container's name or id.
+        container: String,
+        /// The command, as run.
+        command: String,
+        /// Its exit code (126: not executable, 127: not found, `-1`: unknown).
+        exit_code: i64,
+        /// What it printed on standard error.
+        stderr: String,
+        /// What it printed on standard output.
+        stdout: String,
+    },
+
     /// Reading or writing a host file failed.
     #[error("cannot {action} `{}`{}", .path.display(), for_suffix(.target))]
     HostIo {
@@ -284,6 +309,27 @@ fn for_suffix(target: &Option<String>) -> String {
         Some(target) => format!(" (for {target})"),
         None => String::new(),
     }
+}
+
+/// The last lines a failed command printed: stderr, else stdout (the runtime puts its
+/// "executable file not found" there).
+fn output_suffix(stderr: &str, stdout: &str) -> String {
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail = LogTail {
+        lines: lines[lines.len().saturating_sub(20)..]
+            .iter()
+            .map(|l| (*l).to_owned())
+            .collect(),
+    };
+    format!("; it printed:\n{tail}")
 }
 
 fn state_suffix(state: &Option<String>) -> String {
@@ -336,6 +382,7 @@ impl Error {
             | Error::Timeout { step, .. } => Some(*step),
             Error::ProbeFailed { .. } => Some(Step::Ready),
             Error::Image { .. } => Some(Step::Image),
+            Error::ExecFailed { .. } => Some(Step::Exec),
             _ => None,
         }
     }
@@ -359,7 +406,8 @@ impl Error {
             | Error::Docker { container, .. }
             | Error::Exited { container, .. }
             | Error::Timeout { container, .. }
-            | Error::ProbeFailed { container, .. } => Some(container),
+            | Error::ProbeFailed { container, .. }
+            | Error::ExecFailed { container, .. } => Some(container),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use bollard::models::ExecConfig;
 use bollard::Docker;
 use futures::StreamExt;
 
+use crate::error::Error;
 use crate::logs::{LogChunk, LogStream};
 
 /// A command to run in a running container with [`Container::exec`](crate::Container::exec).
@@ -79,7 +80,11 @@ impl Exec {
             ..Default::default()
         };
         let exec = docker.create_exec(container, config).await?;
-        let mut output = ExecOutput::default();
+        let mut output = ExecOutput {
+            command: self.describe(),
+            container: container.to_owned(),
+            ..ExecOutput::default()
+        };
         let started = docker
             .start_exec(&exec.id, Some(StartExecOptions::default()))
             .await?;
@@ -103,7 +108,13 @@ impl Exec {
 }
 
 /// What a command run with [`Exec`] printed, and how it ended.
+///
+/// A command that ran and failed is still `Ok` from
+/// [`Container::exec`](crate::Container::exec) (a missing binary is exit code 126 or 127
+/// with the runtime's message in the output): call [`check`](Self::check) to turn a
+/// non-zero exit into an error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOutput {
     /// Standard output.
     pub stdout: Vec<u8>,
@@ -111,6 +122,10 @@ pub struct ExecOutput {
     pub stderr: Vec<u8>,
     /// Exit code (`-1` if the daemon did not report one).
     pub exit_code: i64,
+    /// The command, as run.
+    command: String,
+    /// The container it ran in.
+    container: String,
 }
 
 impl ExecOutput {
@@ -127,5 +142,61 @@ impl ExecOutput {
     /// Whether the command exited with code 0.
     pub fn success(&self) -> bool {
         self.exit_code == 0
+    }
+
+    /// `Ok(self)` if the command exited with code 0, else [`Error::ExecFailed`] naming
+    /// the command, the container, the exit code and what the command printed.
+    ///
+    /// ```no_run
+    /// # async fn demo(c: testdock::Container) -> testdock::Result<()> {
+    /// use testdock::Exec;
+    /// let out = c.exec(Exec::new(["redis-cli", "ping"])).await?.check()?;
+    /// assert_eq!(out.stdout_text(), "PONG\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn check(self) -> Result<Self, Error> {
+        if self.success() {
+            return Ok(self);
+        }
+        Err(Error::ExecFailed {
+            container: self.container.clone(),
+            command: self.command.clone(),
+            exit_code: self.exit_code,
+            stderr: self.stderr_text(),
+            stdout: self.stdout_text(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(exit_code: i64, stdout: &str, stderr: &str) -> ExecOutput {
+        ExecOutput {
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            exit_code,
+            command: "redis-cli ping".into(),
+            container: "testdock-0a1b".into(),
+        }
+    }
+
+    #[test]
+    fn a_zero_exit_checks_out() {
+        let out = output(0, "PONG\n", "").check().unwrap();
+        assert_eq!(out.stdout_text(), "PONG\n");
+    }
+
+    #[test]
+    fn a_failed_command_is_an_error_naming_it_its_code_and_its_output() {
+        let oci = "OCI runtime exec failed: exec: \"redis-cli\": executable file not found";
+        let err = output(126, oci, "").check().unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("`redis-cli ping`"), "{text}");
+        assert!(text.contains("testdock-0a1b"), "{text}");
+        assert!(text.contains("exit code 126"), "{text}");
+        assert!(text.contains("executable file not found"), "{text}");
+        assert!(matches!(err, Error::ExecFailed { exit_code: 126, .. }));
     }
 }

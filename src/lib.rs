@@ -140,6 +140,7 @@ mod procfs;
 pub mod prune;
 mod reach;
 mod readiness;
+mod run;
 pub mod runner;
 pub mod shared;
 mod spec;
@@ -158,6 +159,7 @@ pub use inject::InjectFile;
 pub use lifecycle::start;
 pub use logs::{LogChunk, LogStream, Logs};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
+pub use run::RunOutput;
 pub use spec::{ContainerSpec, Healthcheck, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
 
 #[doc = include_str!("../docs/container_test.md")]

@@ -121,6 +121,22 @@ async fn exec_returns_stdout_stderr_and_the_exit_code() {
     let said = missing.stdout_text() + &missing.stderr_text();
     assert_eq!(missing.exit_code, 126, "{said}");
     assert!(said.contains("/no/such/binary"), "{said}");
+    // `check` makes a failed command an error that says what ran and what it said.
+    assert_eq!(fine.check().unwrap().exit_code, 0);
+    let err = missing.check().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, testdock::Error::ExecFailed { exit_code: 126, .. }),
+        "{text}"
+    );
+    assert!(text.contains("`/no/such/binary`"), "{text}");
+    assert!(text.contains("exit code 126"), "{text}");
+    assert!(text.contains("no such file or directory"), "{text}");
+    let err = failing.check().unwrap_err().to_string();
+    assert!(
+        err.contains("exit code 7") && err.contains("| err"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -403,4 +419,50 @@ async fn remove_returns_only_when_the_container_is_gone() {
             other => panic!("inspect by {what} right after remove: {other:?}"),
         }
     }
+}
+
+#[tokio::test]
+async fn run_returns_the_exit_code_and_output_and_removes_the_container() {
+    let out = ContainerSpec::new(common::busybox())
+        .cmd(["sh", "-c", "echo migrated; echo warned >&2; exit 3"])
+        .run()
+        .await
+        .unwrap();
+    let ok = ContainerSpec::new(common::busybox())
+        .cmd(["true"])
+        .run()
+        .await
+        .unwrap();
+    let slow = ContainerSpec::new(common::busybox())
+        .cmd(["sleep", "60"])
+        .startup_timeout(Duration::from_secs(2))
+        .run()
+        .await;
+    common::assert_nothing_left(&common::this_test()).await;
+
+    assert_eq!(out.exit_code, 3);
+    assert!(!out.success());
+    assert_eq!(out.logs.stdout, "migrated\n");
+    assert_eq!(out.logs.stderr, "warned\n");
+    assert!(ok.success());
+    let err = slow.unwrap_err();
+    assert_eq!(err.step(), Some(testdock::Step::Wait), "{err}");
+    assert!(err.to_string().contains("the container to exit"), "{err}");
+}
+
+#[tokio::test]
+async fn wait_returns_the_exit_code_and_stats_report_memory() {
+    let c = busybox("echo ready; sleep 4; exit 5")
+        .start()
+        .await
+        .unwrap();
+    let stats = c.stats().await.unwrap();
+    let code = c.wait().await.unwrap();
+    let again = c.wait().await.unwrap();
+    c.remove().await.unwrap();
+    common::assert_nothing_left(&common::this_test()).await;
+
+    assert_eq!((code, again), (5, 5));
+    let memory = stats.memory_stats.and_then(|m| m.usage).unwrap_or(0);
+    assert!(memory > 0, "a running container uses memory");
 }
