@@ -37,23 +37,28 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let daemon = crate::docker::daemon().await?;
     let docker = daemon.client();
     let name = spec.fresh_name();
-    // Pure checks first: bad input fails before anything exists.
+    // Pure checks first: bad input fails before anything exists, and the error names
+    // what the container would have been, not a name nothing ever had.
+    let planned = format!("(not created) a container of {}", spec.image.describe());
+    let invalid = |message: String| Error::InvalidInput {
+        container: planned.clone(),
+        message,
+    };
+    spec.check_labels().map_err(invalid)?;
     let published: Vec<u16> = spec
         .ports
         .iter()
         .filter(|p| p.protocol == Protocol::Tcp)
         .map(|p| p.number)
         .collect();
-    spec.probe
-        .check(&published)
-        .map_err(|message| Error::InvalidInput {
-            container: name.clone(),
-            message,
-        })?;
+    spec.probe.check(&published).map_err(invalid)?;
     let archive = if spec.files.is_empty() {
         None
     } else {
-        Some(crate::archive::injection_archive(&spec.files).map_err(|e| e.into_error(&name))?)
+        Some(
+            crate::archive::injection_archive(&spec.files)
+                .map_err(|e| e.into_error(&planned))?,
+        )
     };
     let image = crate::image::ensure(docker, &spec.image).await?;
 

@@ -407,6 +407,18 @@ impl ContainerSpec {
         self.network.is_some()
     }
 
+    /// Labels under `testdock.` are testdock's own: setting one is a mistake, not
+    /// something to drop silently.
+    pub(crate) fn check_labels(&self) -> Result<(), String> {
+        match self.labels.keys().find(|k| k.starts_with("testdock.")) {
+            Some(key) => Err(format!(
+                "the label `{key}` is reserved: testdock sets the `testdock.*` labels of \
+                 everything it creates (see `testdock::labels`); use another prefix"
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The network mode the container is created with (`None`: the default bridge).
     pub(crate) fn network_mode(&self) -> Option<&str> {
         self.network.as_deref()

@@ -24,8 +24,14 @@ pub fn scaled(limit: Duration) -> Duration {
     scale_by(limit, scale())
 }
 
+/// The longest limit testdock applies: a year, i.e. none, yet still safe to add to an
+/// `Instant` (`Duration::MAX` is not).
+pub const MAX_LIMIT: Duration = Duration::from_secs(365 * 24 * 3600);
+
 fn scale_by(limit: Duration, factor: f64) -> Duration {
-    limit.mul_f64(factor)
+    Duration::try_from_secs_f64(limit.as_secs_f64() * factor)
+        .unwrap_or(MAX_LIMIT)
+        .min(MAX_LIMIT)
 }
 
 /// Parses the variable's value; anything but a finite positive number means 1, with a
@@ -69,5 +75,13 @@ mod tests {
             scale_by(Duration::from_millis(100), 0.5),
             Duration::from_millis(50)
         );
+    }
+
+    #[test]
+    fn huge_limits_saturate_instead_of_panicking() {
+        assert_eq!(scale_by(Duration::MAX, 3.0), MAX_LIMIT);
+        assert_eq!(scale_by(Duration::MAX, 1.0), MAX_LIMIT);
+        assert_eq!(scale_by(Duration::from_secs(u64::MAX / 2), 1e300), MAX_LIMIT);
+        let _ = std::time::Instant::now() + scale_by(Duration::MAX, 2.0);
     }
 }

@@ -337,10 +337,23 @@ async fn a_relative_path_or_a_missing_host_file_fails_start_and_leaves_nothing()
         .map(|c| c.name().to_owned());
     common::assert_nothing_left(&common::this_test()).await;
 
+    let reserved = idle()
+        .label("testdock.owner", "me")
+        .start()
+        .await
+        .map(|c| c.name().to_owned());
+    common::assert_nothing_left(&common::this_test()).await;
+
     let err = relative.expect_err("a relative container path was accepted");
     let text = err.to_string();
     assert!(text.contains("`etc/x`"), "{text}");
     assert!(text.contains("absolute"), "{text}");
+    // A container that was never created is not named as if it had been.
+    let about = err.container().unwrap_or_default();
+    assert!(about.starts_with("(not created) a container of host image"), "{about}");
+    let err = reserved.expect_err("a testdock.* label was accepted");
+    let text = err.to_string();
+    assert!(text.contains("`testdock.owner` is reserved"), "{text}");
     let err = missing.expect_err("a missing host file was accepted");
     let text = err.to_string();
     assert!(text.contains(missing_host), "{text}");

@@ -55,6 +55,18 @@ pub enum ImageSource {
     Rootfs(RootfsImage),
 }
 
+impl ImageSource {
+    /// What the image is, for messages about a container not created yet.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            ImageSource::Registry(image) => format!("image `{}`", image.reference()),
+            ImageSource::Host(image) => image.describe(),
+            ImageSource::Build(context) => context.describe(),
+            ImageSource::Rootfs(image) => image.describe(),
+        }
+    }
+}
+
 impl From<&str> for ImageSource {
     fn from(reference: &str) -> Self {
         ImageSource::Registry(RegistryImage::new(reference))

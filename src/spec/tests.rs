@@ -142,3 +142,13 @@ fn defaults_are_loopback_friendly_and_bounded() {
     assert!(b.host_config.unwrap().port_bindings.is_none());
     assert!(b.env.is_none());
 }
+
+#[test]
+fn testdock_labels_are_reserved() {
+    assert!(ContainerSpec::new("img").label("app", "x").check_labels().is_ok());
+    let err = ContainerSpec::new("img")
+        .label("testdock.session", "mine")
+        .check_labels()
+        .unwrap_err();
+    assert!(err.contains("`testdock.session` is reserved"), "{err}");
+}
