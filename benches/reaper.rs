@@ -67,7 +67,10 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 /// Removes every reaper image (the current build's included).
 async fn remove_reaper_images() {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let filters = std::collections::HashMap::from([("reference", vec!["testdock/reaper"])]);
     let list = ListImagesOptionsBuilder::default()
         .filters(&filters)

@@ -63,7 +63,7 @@ async fn main() -> testdock::Result<()> {
     let name = service.name().to_owned();
     let removing = Instant::now();
     service.remove().await?;
-    let docker = testdock::client().await?;
+    let docker = testdock::daemon().await?.client();
     let gone = docker.inspect_container(&name, None).await.is_err();
     println!("removed in {:?}; gone: {gone}", removing.elapsed());
     assert!(gone, "container {name} is still there");

@@ -242,6 +242,7 @@ pub enum EntryKind {
 
 /// One entry read out of a container with [`Container::read_archive`](crate::Container::read_archive).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ArchiveEntry {
     /// Path inside the archive (the copied item's own name first, e.g. `app/conf.toml`).
     pub path: String,

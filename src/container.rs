@@ -327,7 +327,7 @@ impl Container {
 
     /// Snapshots the container's filesystem as image `repo:tag` and returns its id.
     /// The image is labelled with testdock's session and test labels and stays until
-    /// removed (`testdock::client()` and `remove_image`).
+    /// removed ([`remove_image`](crate::remove_image)).
     /// `changes` are Dockerfile instructions applied to the image config (e.g.
     /// `CMD ["redis-server"]`, `ENV A=b`), one per line.
     pub async fn commit(&self, repo: &str, tag: &str, changes: &[&str]) -> Result<String> {

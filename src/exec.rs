@@ -43,9 +43,8 @@ impl Exec {
     }
 
     /// Sets an environment variable for the command.
-    pub fn env(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
-        self.env
-            .push(format!("{}={}", key.as_ref(), value.as_ref()));
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push(format!("{}={}", key.into(), value.into()));
         self
     }
 

@@ -148,15 +148,14 @@ pub mod timeouts;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
-pub use docker::{client, daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles, Topology};
+pub use docker::{daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles, Topology};
 pub use error::{Attempt, Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{
-    BuildContext, BuiltImage, ContextFile, HostImage, ImageArchive, ImageSource, PullPolicy,
-    RegistryImage, RootfsImage,
+    remove_image, BuildContext, BuiltImage, ContextFile, HostImage, ImageArchive, ImageSource,
+    PullPolicy, RegistryImage, RootfsImage,
 };
 pub use inject::InjectFile;
-pub use lifecycle::start;
 pub use logs::{LogChunk, LogStream, Logs};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
 pub use run::RunOutput;
@@ -172,6 +171,6 @@ pub mod __private {
     pub use futures::try_join;
 }
 
-/// bollard, for anything testdock does not wrap: `testdock::client().await?` gives the
-/// shared, version-negotiated client.
+/// bollard, for anything testdock does not wrap: `testdock::daemon().await?.client()` is
+/// the shared, version-negotiated client.
 pub use bollard;

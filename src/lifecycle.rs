@@ -18,22 +18,8 @@ use crate::probe::Probe;
 use crate::readiness::{self, Failure, Observations};
 use crate::spec::{ContainerSpec, Protocol};
 
-/// Starts a container from `spec` and waits until its probe passes.
-///
-/// Steps, all within the spec's startup timeout (image preparation excepted): create
-/// (labelled, ports published on `127.0.0.1`), copy the injected files in one
-/// `put_archive`, start, then wait for readiness while watching for the container to
-/// exit. On any failure the container is removed before the error is returned, and
-/// the error carries its last log lines.
-///
-/// ```no_run
-/// # async fn demo() -> testdock::Result<()> {
-/// use testdock::{ContainerSpec, Probe};
-/// let c = testdock::start(ContainerSpec::new("redis:7").wait_for(Probe::log("Ready"))).await?;
-/// c.remove().await?;
-/// # Ok(()) }
-/// ```
-pub async fn start(spec: ContainerSpec) -> Result<Container> {
+/// Starts a container from `spec`: see [`ContainerSpec::start`].
+pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
     let daemon = crate::docker::daemon().await?;
     let docker = daemon.client();
     let name = spec.fresh_name();
@@ -55,10 +41,7 @@ pub async fn start(spec: ContainerSpec) -> Result<Container> {
     let archive = if spec.files.is_empty() {
         None
     } else {
-        Some(
-            crate::archive::injection_archive(&spec.files)
-                .map_err(|e| e.into_error(&planned))?,
-        )
+        Some(crate::archive::injection_archive(&spec.files).map_err(|e| e.into_error(&planned))?)
     };
     let image = crate::image::ensure(docker, &spec.image).await?;
 

@@ -24,6 +24,7 @@ pub enum LogStream {
 /// A chunk of output, as the daemon framed it (usually one line, but a long line may be
 /// split and several short ones joined).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LogChunk {
     /// Where it came from.
     pub stream: LogStream,
@@ -49,6 +50,7 @@ impl LogChunk {
 
 /// A snapshot of everything a container printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Logs {
     /// Standard output, lossily decoded.
     pub stdout: String,

@@ -110,7 +110,7 @@ enum MountSpec {
 }
 
 /// Everything about a container to start. Build it, then call
-/// [`start`](crate::start) (or [`ContainerSpec::start`]).
+/// [`start`](ContainerSpec::start) (or [`run`](ContainerSpec::run) for a one-shot).
 ///
 /// ```no_run
 /// use testdock::{ContainerSpec, InjectFile, Probe};
@@ -393,7 +393,24 @@ impl ContainerSpec {
         self
     }
 
-    /// Starts the container: see [`start`](crate::start).
+    /// Starts a container from this spec and waits until its probe passes.
+    ///
+    /// Steps, all within the spec's startup timeout (image preparation excepted):
+    /// create (labelled, ports published on `127.0.0.1`), copy the injected files in
+    /// one `put_archive`, start, then wait for readiness while watching for the
+    /// container to exit. On any failure the container is removed before the error is
+    /// returned, and the error carries its last log lines.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// use testdock::{ContainerSpec, Probe};
+    /// let c = ContainerSpec::new("redis:7")
+    ///     .wait_for(Probe::log("Ready"))
+    ///     .start()
+    ///     .await?;
+    /// c.remove().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn start(self) -> crate::Result<crate::Container> {
         crate::lifecycle::start(self).await
     }

@@ -81,7 +81,10 @@ mod tests {
     fn huge_limits_saturate_instead_of_panicking() {
         assert_eq!(scale_by(Duration::MAX, 3.0), MAX_LIMIT);
         assert_eq!(scale_by(Duration::MAX, 1.0), MAX_LIMIT);
-        assert_eq!(scale_by(Duration::from_secs(u64::MAX / 2), 1e300), MAX_LIMIT);
+        assert_eq!(
+            scale_by(Duration::from_secs(u64::MAX / 2), 1e300),
+            MAX_LIMIT
+        );
         let _ = std::time::Instant::now() + scale_by(Duration::MAX, 2.0);
     }
 }

@@ -8,7 +8,6 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bollard::models::PortBinding;
-use bollard::query_parameters::RemoveImageOptionsBuilder;
 use futures::StreamExt;
 use testdock::{labels, Container, ContainerSpec, Exec, InjectFile, LogStream, Probe};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -372,15 +371,12 @@ async fn committed_container_starts_again_with_its_files() {
         None => Err("commit failed".to_owned()),
     };
     c.remove().await.unwrap();
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let image = docker.inspect_image(&reference).await;
-    let removed = docker
-        .remove_image(
-            &reference,
-            Some(RemoveImageOptionsBuilder::default().force(true).build()),
-            None,
-        )
-        .await;
+    let removed = testdock::remove_image(&reference).await;
     let id = id.unwrap();
     let gone = docker.inspect_image(&id).await;
     common::assert_nothing_left(&common::this_test()).await;
@@ -406,7 +402,10 @@ async fn remove_returns_only_when_the_container_is_gone() {
     let c = busybox(IDLE).start().await.unwrap();
     let (name, id) = (c.name().to_owned(), c.id().to_owned());
     c.remove().await.unwrap();
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let by_name = docker.inspect_container(&name, None).await;
     let by_id = docker.inspect_container(&id, None).await;
     common::assert_nothing_left(&common::this_test()).await;

@@ -19,7 +19,10 @@ async fn busybox_ref() -> String {
 
 /// Containers (build containers included) whose command mentions `marker`.
 async fn containers_running(marker: &str) -> Vec<String> {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let all = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default().all(true).build(),

@@ -38,7 +38,10 @@ fn unique() -> String {
 
 /// Removes an image this test made under a name no later run will use.
 async fn remove_image(reference: &str) {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     docker
         .remove_image(
             reference,
@@ -78,7 +81,10 @@ async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
     let read_back = c.read_file("/hello").await.unwrap();
     c.remove().await.unwrap();
     let built = context.build().await.unwrap();
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let inspect = docker.inspect_image(&built.reference).await.unwrap();
     common::assert_nothing_left(&common::this_test()).await;
 
@@ -147,7 +153,10 @@ async fn a_generated_dockerfile_with_scripts_configs_and_directories_builds_and_
     let b = c.read_file("/srv/data/sub/b.txt").await.unwrap();
     let image = c.image().to_owned();
     c.remove().await.unwrap();
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let labels = docker
         .inspect_image(&image)
         .await
@@ -370,7 +379,10 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
         .build()
         .await
         .unwrap();
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let archive: Vec<u8> = docker
         .export_image(&built.reference)
         .map_ok(|chunk| chunk.to_vec())

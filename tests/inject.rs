@@ -350,7 +350,10 @@ async fn a_relative_path_or_a_missing_host_file_fails_start_and_leaves_nothing()
     assert!(text.contains("absolute"), "{text}");
     // A container that was never created is not named as if it had been.
     let about = err.container().unwrap_or_default();
-    assert!(about.starts_with("(not created) a container of host image"), "{about}");
+    assert!(
+        about.starts_with("(not created) a container of host image"),
+        "{about}"
+    );
     let err = reserved.expect_err("a testdock.* label was accepted");
     let text = err.to_string();
     assert!(text.contains("`testdock.owner` is reserved"), "{text}");

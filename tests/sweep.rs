@@ -53,7 +53,10 @@ struct Owner {
 /// Creates (does not start) a container labelled as testdock's, owned by `owner`,
 /// created a minute ago as far as its labels say.
 async fn labelled_container(name: &str, owner: &Owner, test: &str) {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let image = common::busybox().reference().await.unwrap();
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -86,12 +89,18 @@ async fn labelled_container(name: &str, owner: &Owner, test: &str) {
 }
 
 async fn exists(name: &str) -> bool {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     docker.inspect_container(name, None).await.is_ok()
 }
 
 async fn force_remove(name: &str) {
-    let docker = testdock::client().await.unwrap();
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .unwrap();
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
     let _ = docker.remove_container(name, Some(options)).await;
 }

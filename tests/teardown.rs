@@ -29,7 +29,10 @@ fn is_404(e: &DockerError) -> bool {
 
 /// Whether the daemon knows a container called `name`.
 async fn container_exists(name: &str) -> bool {
-    let docker = testdock::client().await.expect("daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("daemon");
     match docker.inspect_container(name, None).await {
         Ok(_) => true,
         Err(e) if is_404(&e) => false,
@@ -39,7 +42,10 @@ async fn container_exists(name: &str) -> bool {
 
 /// Whether the daemon knows a volume called `name`.
 async fn volume_exists(name: &str) -> bool {
-    let docker = testdock::client().await.expect("daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("daemon");
     match docker.inspect_volume(name).await {
         Ok(_) => true,
         Err(e) if is_404(&e) => false,
@@ -92,7 +98,10 @@ async fn cancelling_remove_midway_still_removes_the_container() {
         }
     }
     // Force-remove what leaked before failing, so the failure leaves nothing behind.
-    let docker = testdock::client().await.expect("daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("daemon");
     for (_, name) in &left {
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
         let _ = docker.remove_container(name, Some(options)).await;
@@ -185,7 +194,10 @@ async fn a_panicking_task_holding_a_container_removes_it() {
 
 #[tokio::test]
 async fn volumes_made_for_the_container_go_with_it_and_existing_ones_stay() {
-    let docker = testdock::client().await.expect("daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("daemon");
     let existing = unique("existing");
     docker
         .create_volume(VolumeCreateRequest {

@@ -28,6 +28,7 @@ pub enum ResourceKind {
 
 /// One resource testdock created.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Resource {
     /// What it is.
     pub kind: ResourceKind,

@@ -101,11 +101,6 @@ pub async fn daemon() -> Result<&'static Daemon> {
     DAEMON.get_or_try_init(connect_from_env).await
 }
 
-/// The shared bollard client (a cheap clone), for anything testdock does not wrap.
-pub async fn client() -> Result<Docker> {
-    Ok(daemon().await?.client.clone())
-}
-
 async fn connect_from_env() -> Result<Daemon> {
     let env = EnvSnapshot::from_process();
     let candidates = candidates(&env).map_err(|e| Error::Config { message: e.message })?;

@@ -162,6 +162,37 @@ fn remove_images_at_exit() -> bool {
     std::env::var(REMOVE_IMAGES_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
+/// Removes image `reference` from the daemon: a [`Container::commit`](crate::Container::commit)
+/// snapshot, or an image testdock built or imported (those are a cache and stay
+/// otherwise; `TESTDOCK_REMOVE_IMAGES=1` removes them when the process ends). The daemon
+/// refuses (status 409) while a container uses it.
+///
+/// ```no_run
+/// # async fn demo(c: testdock::Container) -> testdock::Result<()> {
+/// let snapshot = c.commit("myapp/migrated", "v1", &[]).await?;
+/// // ... start containers from it ...
+/// testdock::remove_image("myapp/migrated:v1").await?;
+/// # let _ = snapshot; Ok(()) }
+/// ```
+pub async fn remove_image(reference: &str) -> Result<()> {
+    let started = Instant::now();
+    let docker = crate::docker::daemon().await?.client();
+    docker
+        .remove_image(
+            reference,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| Error::Image {
+            image: reference.to_owned(),
+            message: "removing the image failed".to_owned(),
+            elapsed: started.elapsed(),
+            source: Some(Box::new(e)),
+        })
+}
+
 /// Whether the daemon has `reference`.
 pub(crate) async fn exists(docker: &Docker, reference: &str) -> Result<bool> {
     let started = Instant::now();

@@ -145,7 +145,10 @@ fn defaults_are_loopback_friendly_and_bounded() {
 
 #[test]
 fn testdock_labels_are_reserved() {
-    assert!(ContainerSpec::new("img").label("app", "x").check_labels().is_ok());
+    assert!(ContainerSpec::new("img")
+        .label("app", "x")
+        .check_labels()
+        .is_ok());
     let err = ContainerSpec::new("img")
         .label("testdock.session", "mine")
         .check_labels()

@@ -58,7 +58,7 @@ pub async fn owned_by(owner: &str) -> Vec<String> {
 
 /// Containers, volumes and networks carrying the label `filter` (`key=value`).
 pub async fn labelled(filter: &str) -> Vec<String> {
-    let docker = testdock::client().await.expect(
+    let docker = testdock::daemon().await.map(|d| d.client().clone()).expect(
         "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
     );
     labelled_on(&docker, filter).await

@@ -176,7 +176,10 @@ pub async fn local_reference(image: HostImage) -> String {
 /// Tags `local` as `repo:tag`, pushes it, and removes the local `repo:tag` again;
 /// returns the digest the registry gave it.
 pub async fn push(local: &str, repo: &str, tag: &str, creds: Option<DockerCredentials>) -> String {
-    let docker = testdock::client().await.expect("a daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("a daemon");
     tag_as(local, repo, tag).await;
     let mut stream = docker.push_image(
         repo,
@@ -198,7 +201,10 @@ pub async fn push(local: &str, repo: &str, tag: &str, creds: Option<DockerCreden
 
 /// Tags `local` as `repo:tag` (moving the tag if it exists).
 pub async fn tag_as(local: &str, repo: &str, tag: &str) {
-    let docker = testdock::client().await.expect("a daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("a daemon");
     docker
         .tag_image(
             local,
@@ -215,7 +221,10 @@ pub async fn tag_as(local: &str, repo: &str, tag: &str) {
 
 /// Removes a reference (a tag or a digest reference) if it is there.
 pub async fn remove_image(reference: &str) {
-    let docker = testdock::client().await.expect("a daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("a daemon");
     let options = RemoveImageOptionsBuilder::default().noprune(false).build();
     match docker.remove_image(reference, Some(options), None).await {
         Ok(_) => {}
@@ -228,7 +237,10 @@ pub async fn remove_image(reference: &str) {
 
 /// Whether the daemon has `reference`.
 pub async fn has_image(reference: &str) -> bool {
-    let docker = testdock::client().await.expect("a daemon");
+    let docker = testdock::daemon()
+        .await
+        .map(|d| d.client().clone())
+        .expect("a daemon");
     docker.inspect_image(reference).await.is_ok()
 }
 

@@ -220,7 +220,10 @@ pub fn leftovers(name: &str) -> Vec<String> {
 /// of those it removed.
 pub fn remove_containers_of(name: &str) -> Vec<String> {
     block_on(async {
-        let docker = testdock::client().await.expect("a Docker daemon");
+        let docker = testdock::daemon()
+            .await
+            .map(|d| d.client().clone())
+            .expect("a Docker daemon");
         let filter = HashMap::from([(
             "label",
             vec![format!("{}={}", testdock::labels::TEST, test_id(name))],
