@@ -46,8 +46,7 @@ use testdock::bollard::query_parameters::{
 };
 use testdock::bollard::Docker;
 use testdock::{
-    labels, BuildContext, Container, ContainerSpec, ContextFile, Endpoint, Exec, HostImage,
-    InjectFile, Probe,
+    labels, BuildContext, Container, ContainerSpec, Endpoint, Exec, HostImage, InjectFile, Probe,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -446,7 +445,7 @@ fn build_context(env: &Env, base: &str, nonce: &str) -> BuildContext {
     let mut context = BuildContext::new(String::from_utf8(dockerfile).expect("ASCII"))
         .label(BENCH_LABEL, &env.run_label);
     for (path, content, mode) in files {
-        context = context.file(ContextFile::from_bytes(path, content).mode(mode));
+        context = context.file(InjectFile::from_bytes(path, content).mode(mode));
     }
     context
 }

@@ -23,7 +23,15 @@ pub(crate) enum Source {
     Dir,
 }
 
-/// A file or directory to put into a container, with its mode and owner.
+/// A file or directory to put into a container, an image or a build context, with its
+/// mode and owner: the one file type of testdock.
+///
+/// - [`ContainerSpec::file`](crate::ContainerSpec::file): copied in after create and
+///   before start; the path is absolute inside the container.
+/// - [`HostImage::file`](crate::HostImage::file): part of the image's root filesystem.
+/// - [`BuildContext::file`](crate::BuildContext::file): part of the build context; the
+///   path is relative to the context root (a leading `/` means the root too) and the
+///   owner is left to the Dockerfile (`COPY --chown`).
 ///
 /// ```
 /// use testdock::InjectFile;

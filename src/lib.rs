@@ -152,8 +152,8 @@ pub use docker::{daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles, Topology
 pub use error::{Attempt, Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{
-    remove_image, BuildContext, BuiltImage, ContextFile, HostImage, ImageArchive, ImageSource,
-    PullPolicy, RegistryImage, RootfsImage,
+    remove_image, BuildContext, BuiltImage, HostImage, ImageArchive, ImageSource, PullPolicy,
+    RegistryImage, RootfsImage,
 };
 pub use inject::InjectFile;
 pub use logs::{LogChunk, LogStream, Logs};

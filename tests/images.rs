@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
 use testdock::bollard::query_parameters::RemoveImageOptionsBuilder;
-use testdock::{BuildContext, ContainerSpec, ContextFile, Exec, ImageArchive, Probe, RootfsImage};
+use testdock::{BuildContext, ContainerSpec, Exec, ImageArchive, InjectFile, Probe, RootfsImage};
 
 /// The reference of the busybox test image, imported if missing (nothing is started).
 async fn busybox_ref() -> String {
@@ -63,7 +63,7 @@ async fn sh(c: &testdock::Container, script: &str) -> String {
 async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
     let hello = "hello from an in-memory build context\n";
     let context = BuildContext::new("FROM scratch\nCOPY hello /hello\n")
-        .file(ContextFile::from_bytes("hello", hello));
+        .file(InjectFile::from_bytes("hello", hello));
     // The image holds nothing to run, so the host's static busybox is bind-mounted to
     // keep the container alive: the image stays exactly `/hello`.
     let c = ContainerSpec::new(context.clone())
@@ -130,12 +130,12 @@ async fn a_generated_dockerfile_with_scripts_configs_and_directories_builds_and_
     ]
     .join("\n");
     let context = BuildContext::new(dockerfile)
-        .file(ContextFile::from_bytes("bin/serve.sh", script).mode(0o755))
-        .file(ContextFile::from_host_file(
+        .file(InjectFile::from_bytes("bin/serve.sh", script).mode(0o755))
+        .file(InjectFile::from_host_file(
             "conf/app.toml",
             host.path().join("app.toml"),
         ))
-        .file(ContextFile::from_host_dir("data", &data))
+        .file(InjectFile::from_host_dir("data", &data))
         .label("org.example.purpose", "testdock-tests");
 
     let c = ContainerSpec::new(context)
@@ -186,7 +186,7 @@ async fn an_identical_context_is_built_once_and_then_costs_one_inspect() {
         BuildContext::new(format!(
             "FROM {base}\nCOPY nonce /nonce\nRUN cat /nonce > /copy && sleep 1\n"
         ))
-        .file(ContextFile::from_bytes("nonce", nonce.clone()))
+        .file(InjectFile::from_bytes("nonce", nonce.clone()))
     };
     let began = Instant::now();
     let first = make().build().await.unwrap();
@@ -214,7 +214,7 @@ async fn an_identical_context_is_built_once_and_then_costs_one_inspect() {
 async fn two_concurrent_identical_builds_make_one_build() {
     let nonce = unique();
     let context = BuildContext::new("FROM scratch\nCOPY nonce /nonce\n")
-        .file(ContextFile::from_bytes("nonce", nonce));
+        .file(InjectFile::from_bytes("nonce", nonce));
     // Two equal values, as two tests asking for the same image would hold.
     let twin = context.clone();
     let (a, b) = tokio::join!(context.build(), twin.build());
@@ -374,7 +374,7 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
     let nonce = unique();
     // Sent gzip-compressed: a real build (the context is new) of a compressed context.
     let built = BuildContext::new("FROM scratch\nCOPY nonce /nonce\n")
-        .file(ContextFile::from_bytes("nonce", nonce))
+        .file(InjectFile::from_bytes("nonce", nonce))
         .gzip(true)
         .build()
         .await

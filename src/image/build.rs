@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
-use bytes::Bytes;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
+use crate::inject::InjectFile;
 use output::BuildLog;
 
 /// Repository under which built images are tagged.
@@ -36,7 +36,7 @@ const REPOSITORY: &str = "testdock/build";
 /// it directly and says whether a build happened.
 ///
 /// ```no_run
-/// use testdock::{BuildContext, ContainerSpec, ContextFile, HostImage, Probe};
+/// use testdock::{BuildContext, ContainerSpec, InjectFile, HostImage, Probe};
 ///
 /// # async fn demo() -> testdock::Result<()> {
 /// // Any local image can be the base, e.g. one made from host binaries.
@@ -45,7 +45,7 @@ const REPOSITORY: &str = "testdock/build";
 /// let context = BuildContext::new(format!(
 ///     "FROM {base}\nCOPY run.sh /run.sh\nCMD [\"/run.sh\"]\n"
 /// ))
-/// .file(ContextFile::from_bytes("run.sh", script).mode(0o755));
+/// .file(InjectFile::from_bytes("run.sh", script).mode(0o755));
 /// let c = ContainerSpec::new(context).wait_for(Probe::log("ready")).start().await?;
 /// # let _ = c; Ok(()) }
 /// ```
@@ -57,37 +57,12 @@ pub struct BuildContext {
     dockerfile_path: String,
     /// A host directory read (honouring its `.dockerignore`) as the context's base.
     root: Option<PathBuf>,
-    files: Vec<ContextFile>,
+    files: Vec<InjectFile>,
     args: BTreeMap<String, String>,
     target: Option<String>,
     labels: BTreeMap<String, String>,
     gzip: bool,
     build_timeout: Duration,
-}
-
-/// A file or directory of a [`BuildContext`], at a path relative to the context root.
-///
-/// ```
-/// use testdock::ContextFile;
-///
-/// let script = ContextFile::from_bytes("bin/run.sh", "#!/bin/sh\necho hi\n").mode(0o755);
-/// let config = ContextFile::from_host_file("conf/app.toml", "/etc/hostname");
-/// let assets = ContextFile::from_host_dir("assets", "/usr/share/doc");
-/// # let _ = (script, config, assets);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[must_use]
-pub struct ContextFile {
-    path: String,
-    content: Content,
-    mode: Option<u32>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Content {
-    Bytes(Bytes),
-    HostFile(PathBuf),
-    HostDir(PathBuf),
 }
 
 /// The outcome of [`BuildContext::build`].
@@ -107,40 +82,6 @@ pub struct BuiltImage {
     pub reference: String,
     /// `true` if the daemon already had the image and nothing was built.
     pub cached: bool,
-}
-
-impl ContextFile {
-    fn new(path: impl Into<String>, content: Content) -> Self {
-        ContextFile {
-            path: path.into(),
-            content,
-            mode: None,
-        }
-    }
-
-    /// A file at `path` holding `content`. Mode 0644.
-    pub fn from_bytes(path: impl Into<String>, content: impl Into<Bytes>) -> Self {
-        Self::new(path, Content::Bytes(content.into()))
-    }
-
-    /// A copy of the host file `host_path` at `path`, read when the context is built.
-    /// Keeps the host file's mode unless [`mode`](Self::mode) is given.
-    pub fn from_host_file(path: impl Into<String>, host_path: impl Into<PathBuf>) -> Self {
-        Self::new(path, Content::HostFile(host_path.into()))
-    }
-
-    /// A copy of the host directory `host_dir` (recursively, symlinks kept as links) at
-    /// `path` (`"."` for the context root). Keeps the host modes; [`mode`](Self::mode)
-    /// applies to its regular files.
-    pub fn from_host_dir(path: impl Into<String>, host_dir: impl Into<PathBuf>) -> Self {
-        Self::new(path, Content::HostDir(host_dir.into()))
-    }
-
-    /// Permission bits (e.g. `0o755` for a script). Only the low 12 bits are used.
-    pub fn mode(mut self, mode: u32) -> Self {
-        self.mode = Some(mode & 0o7777);
-        self
-    }
 }
 
 impl BuildContext {
@@ -190,7 +131,7 @@ impl BuildContext {
     }
 
     /// Adds a file or directory; a later file at the same path replaces an earlier one.
-    pub fn file(mut self, file: ContextFile) -> Self {
+    pub fn file(mut self, file: InjectFile) -> Self {
         self.files.push(file);
         self
     }
@@ -244,7 +185,7 @@ impl BuildContext {
     /// ```no_run
     /// # async fn demo() -> testdock::Result<()> {
     /// let context = testdock::BuildContext::new("FROM scratch\nCOPY hello /hello\n")
-    ///     .file(testdock::ContextFile::from_bytes("hello", "hi\n"));
+    ///     .file(testdock::InjectFile::from_bytes("hello", "hi\n"));
     /// let built = context.build().await?;
     /// assert!(built.reference.starts_with("testdock/build:"));
     /// # Ok(()) }

@@ -33,7 +33,7 @@ use std::time::Instant;
 use bollard::Docker;
 use once_cell::sync::Lazy;
 
-pub use build::{BuildContext, BuiltImage, ContextFile};
+pub use build::{BuildContext, BuiltImage};
 pub use host::HostImage;
 pub use registry::{PullPolicy, RegistryImage};
 pub use rootfs::{ImageArchive, RootfsImage};

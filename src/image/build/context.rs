@@ -10,9 +10,10 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::ignore::IgnoreRules;
-use super::{BuildContext, Content};
+use super::BuildContext;
 use crate::archive::TarWriter;
 use crate::error::{Error, Result};
+use crate::inject::Source;
 
 /// One entry of the context.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,14 +71,18 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
     }
     for file in &ctx.files {
         let rel = context_path(&file.path).map_err(&invalid)?;
-        if rel.is_empty() && !matches!(file.content, Content::HostDir(_)) {
+        if rel.is_empty() && !matches!(file.source, Source::HostDir(_)) {
             return Err(invalid(format!(
                 "`{}` names the context root; name a file",
                 file.path
             )));
         }
-        match &file.content {
-            Content::Bytes(data) => {
+        match &file.source {
+            Source::Dir => {
+                let mode = file.mode.unwrap_or(0o755);
+                tree.insert(rel, Node::Dir { mode });
+            }
+            Source::Bytes(data) => {
                 let mode = file.mode.unwrap_or(0o644);
                 tree.insert(
                     rel,
@@ -87,14 +92,14 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
                     },
                 );
             }
-            Content::HostFile(host) => {
+            Source::HostFile(host) => {
                 let meta = std::fs::metadata(host).map_err(host_err("read", host, &rel, &owner))?;
                 if !meta.is_file() {
                     return Err(invalid(format!(
                         "host path `{}` for `{rel}` is not a regular file{}",
                         host.display(),
                         if meta.is_dir() {
-                            "; use ContextFile::from_host_dir"
+                            "; use InjectFile::from_host_dir"
                         } else {
                             ""
                         }
@@ -104,7 +109,7 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
                 let mode = file.mode.unwrap_or_else(|| host_mode(&meta));
                 tree.insert(rel, Node::File { data, mode });
             }
-            Content::HostDir(host) => {
+            Source::HostDir(host) => {
                 let walk = Walk {
                     owner: &owner,
                     mode: file.mode,
@@ -192,15 +197,10 @@ fn write_tar(tree: &BTreeMap<String, Node>) -> std::io::Result<Vec<u8>> {
     tar.finish()
 }
 
-/// Checks a context path and returns it normalised (`""` for the root).
+/// Checks a context path and returns it normalised (`""` for the root). Paths are
+/// relative to the context root; a leading `/` means the root too, so the same
+/// [`InjectFile`](crate::InjectFile) serves a container and a context.
 pub(super) fn context_path(path: &str) -> Result<String, String> {
-    if path.starts_with('/') {
-        return Err(format!(
-            "`{path}` is absolute; build context paths are relative to the context root \
-             (write `{}`)",
-            path.trim_start_matches('/')
-        ));
-    }
     let mut parts = Vec::new();
     for part in path.split('/') {
         match part {

@@ -2,12 +2,12 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::*;
 use crate::archive::{read_entries, EntryKind};
-use crate::image::build::ContextFile;
+use crate::InjectFile;
 
 fn base() -> BuildContext {
     BuildContext::new("FROM scratch\nCOPY . /\n")
-        .file(ContextFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
-        .file(ContextFile::from_bytes("app/app.conf", "port=1\n"))
+        .file(InjectFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
+        .file(InjectFile::from_bytes("app/app.conf", "port=1\n"))
 }
 
 fn tag(ctx: &BuildContext) -> String {
@@ -32,8 +32,8 @@ fn the_archive_is_sorted_and_stable_across_runs_and_insertion_order() {
     assert_eq!(a.tag.len(), 16);
     assert!(a.tag.bytes().all(|c| c.is_ascii_hexdigit()));
     let reordered = BuildContext::new("FROM scratch\nCOPY . /\n")
-        .file(ContextFile::from_bytes("app/app.conf", "port=1\n"))
-        .file(ContextFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755));
+        .file(InjectFile::from_bytes("app/app.conf", "port=1\n"))
+        .file(InjectFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755));
     assert_eq!(assemble(&reordered).unwrap().tar, a.tar);
     assert_eq!(paths(&base()), ["Dockerfile", "app/app.conf", "app/run.sh"]);
     let entries = read_entries(&a.tar).unwrap();
@@ -46,15 +46,15 @@ fn the_archive_is_sorted_and_stable_across_runs_and_insertion_order() {
 fn the_tag_changes_with_any_byte_mode_path_or_build_option() {
     let reference = tag(&base());
     let variants = [
-        base().file(ContextFile::from_bytes("app/app.conf", "port=2\n")),
-        base().file(ContextFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o700)),
-        base().file(ContextFile::from_bytes("app/extra", "")),
+        base().file(InjectFile::from_bytes("app/app.conf", "port=2\n")),
+        base().file(InjectFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o700)),
+        base().file(InjectFile::from_bytes("app/extra", "")),
         BuildContext::new("FROM scratch\nCOPY . /\n")
-            .file(ContextFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
-            .file(ContextFile::from_bytes("app/app.cfg", "port=1\n")),
+            .file(InjectFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
+            .file(InjectFile::from_bytes("app/app.cfg", "port=1\n")),
         BuildContext::new("FROM scratch\nCOPY . / \n")
-            .file(ContextFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
-            .file(ContextFile::from_bytes("app/app.conf", "port=1\n")),
+            .file(InjectFile::from_bytes("app/run.sh", "#!/bin/sh\n").mode(0o755))
+            .file(InjectFile::from_bytes("app/app.conf", "port=1\n")),
         base().arg("VERSION", "1"),
         base().target("stage"),
         base().label("team", "db"),
@@ -97,8 +97,8 @@ fn host_files_and_directories_keep_modes_and_links() {
     .unwrap();
     std::os::unix::fs::symlink("sub/tool", root.join("link")).unwrap();
     let ctx = BuildContext::new("FROM scratch\n")
-        .file(ContextFile::from_host_dir("tree", root))
-        .file(ContextFile::from_host_file("single", root.join("sub/tool")).mode(0o600));
+        .file(InjectFile::from_host_dir("tree", root))
+        .file(InjectFile::from_host_file("single", root.join("sub/tool")).mode(0o600));
     let entries = read_entries(&assemble(&ctx).unwrap().tar).unwrap();
     let listing: Vec<(&str, EntryKind, u32)> = entries
         .iter()
@@ -167,11 +167,14 @@ fn from_dir_honours_dockerignore_but_always_sends_the_dockerfile() {
 
 #[test]
 fn bad_paths_and_a_missing_dockerfile_are_invalid_input() {
-    let err = assemble(&base().file(ContextFile::from_bytes("/abs", "x"))).unwrap_err();
-    assert!(err.to_string().contains("write `abs`"), "{err}");
-    let err = assemble(&base().file(ContextFile::from_bytes("a/../../x", "x"))).unwrap_err();
+    // A leading `/` is the context root: the same file value works for containers.
+    let with_root = paths(&base().file(InjectFile::from_bytes("/abs", "x")));
+    assert!(with_root.contains(&"abs".to_owned()), "{with_root:?}");
+    let with_dir = paths(&base().file(InjectFile::dir("/data")));
+    assert!(with_dir.contains(&"data/".to_owned()), "{with_dir:?}");
+    let err = assemble(&base().file(InjectFile::from_bytes("a/../../x", "x"))).unwrap_err();
     assert!(err.to_string().contains("`..`"), "{err}");
-    let err = assemble(&base().file(ContextFile::from_bytes(".", "x"))).unwrap_err();
+    let err = assemble(&base().file(InjectFile::from_bytes(".", "x"))).unwrap_err();
     assert!(err.to_string().contains("context root"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let err = assemble(&BuildContext::from_dir(dir.path())).unwrap_err();
@@ -180,8 +183,7 @@ fn bad_paths_and_a_missing_dockerfile_are_invalid_input() {
         err.to_string().contains("no Dockerfile at `Dockerfile`"),
         "{err}"
     );
-    let err =
-        assemble(&base().file(ContextFile::from_host_file("x", "/no/such/file"))).unwrap_err();
+    let err = assemble(&base().file(InjectFile::from_host_file("x", "/no/such/file"))).unwrap_err();
     assert!(
         matches!(err, Error::HostIo { action: "read", .. }),
         "{err:?}"
@@ -202,6 +204,6 @@ fn a_bad_dockerignore_line_is_reported_with_its_file() {
 fn a_host_directory_at_dot_fills_the_context_root() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a.txt"), "a").unwrap();
-    let ctx = BuildContext::new("FROM scratch\n").file(ContextFile::from_host_dir(".", dir.path()));
+    let ctx = BuildContext::new("FROM scratch\n").file(InjectFile::from_host_dir(".", dir.path()));
     assert_eq!(paths(&ctx), ["Dockerfile", "a.txt"]);
 }
