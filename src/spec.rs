@@ -283,33 +283,41 @@ impl ContainerSpec {
         self
     }
 
-    /// Bind-mounts the host path `host` at `target`.
-    pub fn bind(
-        mut self,
-        host: impl Into<PathBuf>,
-        target: impl Into<String>,
-        read_only: bool,
-    ) -> Self {
+    /// Bind-mounts the host path `host` at `target`, writable.
+    pub fn bind(self, host: impl Into<PathBuf>, target: impl Into<String>) -> Self {
+        self.mount_bind(host.into(), target.into(), false)
+    }
+
+    /// Bind-mounts the host path `host` at `target`, read-only.
+    pub fn bind_read_only(self, host: impl Into<PathBuf>, target: impl Into<String>) -> Self {
+        self.mount_bind(host.into(), target.into(), true)
+    }
+
+    fn mount_bind(mut self, host: PathBuf, target: String, read_only: bool) -> Self {
         self.mounts.push(MountSpec::Bind {
-            host: host.into(),
-            target: target.into(),
+            host,
+            target,
             read_only,
         });
         self
     }
 
-    /// Mounts the named volume `name` at `target`. If the daemon creates the volume for
-    /// this container, it is labelled and removed with the container; a volume that
-    /// already existed is left alone.
-    pub fn volume(
-        mut self,
-        name: impl Into<String>,
-        target: impl Into<String>,
-        read_only: bool,
-    ) -> Self {
+    /// Mounts the named volume `name` at `target`, writable. If the daemon creates the
+    /// volume for this container, it is labelled and removed with the container; a
+    /// volume that already existed is left alone.
+    pub fn volume(self, name: impl Into<String>, target: impl Into<String>) -> Self {
+        self.mount_volume(name.into(), target.into(), false)
+    }
+
+    /// Mounts the named volume `name` at `target`, read-only (see [`volume`](Self::volume)).
+    pub fn volume_read_only(self, name: impl Into<String>, target: impl Into<String>) -> Self {
+        self.mount_volume(name.into(), target.into(), true)
+    }
+
+    fn mount_volume(mut self, name: String, target: String, read_only: bool) -> Self {
         self.mounts.push(MountSpec::Volume {
-            name: name.into(),
-            target: target.into(),
+            name,
+            target,
             read_only,
         });
         self

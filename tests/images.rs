@@ -67,7 +67,7 @@ async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
     // The image holds nothing to run, so the host's static busybox is bind-mounted to
     // keep the container alive: the image stays exactly `/hello`.
     let c = ContainerSpec::new(context.clone())
-        .bind(common::BUSYBOX, "/busybox", true)
+        .bind_read_only(common::BUSYBOX, "/busybox")
         .cmd([
             "/busybox",
             "sh",

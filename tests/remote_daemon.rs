@@ -24,11 +24,7 @@ fn inner_holds_resources_on_a_tcp_daemon() {
         let daemon = testdock::daemon().await?;
         assert_eq!(daemon.topology(), &Topology::Remote);
         let web = common::web_server(ctx.spec(common::busybox()))
-            .volume(
-                testdock::shared::unique_name("testdock-remote"),
-                "/data",
-                false,
-            )
+            .volume(testdock::shared::unique_name("testdock-remote"), "/data")
             .start()
             .await?;
         let addr = web.addr(8080)?;

@@ -210,8 +210,8 @@ async fn volumes_made_for_the_container_go_with_it_and_existing_ones_stay() {
 
     let c = sleeper()
         .anonymous_volume("/data")
-        .volume(&fresh, "/cache", false)
-        .volume(&existing, "/existing", false)
+        .volume(&fresh, "/cache")
+        .volume(&existing, "/existing")
         .start()
         .await
         .expect("start");
@@ -265,7 +265,7 @@ async fn dropping_a_container_also_removes_its_volumes() {
     let fresh = unique("dropped");
     let c = sleeper()
         .anonymous_volume("/data")
-        .volume(&fresh, "/cache", false)
+        .volume(&fresh, "/cache")
         .start()
         .await
         .expect("start");

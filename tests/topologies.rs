@@ -33,9 +33,9 @@ fn job(inner: &str) -> ContainerSpec {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().to_owned();
     ContainerSpec::new(job_image())
-        .bind("/usr", "/usr", true)
-        .bind(SOCKET, SOCKET, false)
-        .bind(&dir, dir.to_string_lossy(), true)
+        .bind_read_only("/usr", "/usr")
+        .bind(SOCKET, SOCKET)
+        .bind_read_only(&dir, dir.to_string_lossy())
         .env(labels::SESSION_ENV, labels::session_id())
         .cmd([
             exe.to_string_lossy().into_owned(),

@@ -78,8 +78,8 @@ fn command_env_user_and_limits_reach_the_create_body() {
 #[test]
 fn mounts_and_network_aliases_are_described() {
     let spec = ContainerSpec::new("img")
-        .bind("/host/data", "/data", true)
-        .volume("cache", "/cache", false)
+        .bind_read_only("/host/data", "/data")
+        .volume("cache", "/cache")
         .anonymous_volume("/scratch")
         .tmpfs("/run", Some(1 << 20))
         .network("net-1")

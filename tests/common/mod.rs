@@ -127,11 +127,7 @@ pub async fn assert_nothing_left(test_id: &str) {
 pub async fn hold_resources(ctx: &testdock::runner::TestContext) -> testdock::Container {
     let c = ctx
         .spec(busybox())
-        .volume(
-            testdock::shared::unique_name("testdock-held"),
-            "/data",
-            false,
-        )
+        .volume(testdock::shared::unique_name("testdock-held"), "/data")
         .cmd(["sh", "-c", "echo up; exec sleep 1000"])
         .wait_for(testdock::Probe::log("up"))
         .start()
