@@ -46,7 +46,8 @@ use testdock::bollard::query_parameters::{
 };
 use testdock::bollard::Docker;
 use testdock::{
-    labels, BuildContext, Container, ContainerSpec, Endpoint, Exec, HostImage, InjectFile, Probe,
+    docker::Endpoint, labels, BuildContext, Container, ContainerSpec, Exec, HostImage, InjectFile,
+    Probe,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -127,7 +127,7 @@
 mod archive;
 mod cleanup;
 mod container;
-mod docker;
+pub mod docker;
 mod error;
 mod exec;
 mod image;
@@ -148,8 +148,8 @@ pub mod timeouts;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
-pub use docker::{daemon, Candidate, Daemon, Endpoint, Origin, TlsFiles, Topology};
-pub use error::{Attempt, Error, LogTail, Result, Step};
+pub use docker::{daemon, Daemon, Topology};
+pub use error::{Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{
     remove_image, BuildContext, BuiltImage, HostImage, ImageArchive, ImageSource, PullPolicy,

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use testdock::{Endpoint, Origin};
+use testdock::docker::{Endpoint, Origin};
 
 #[tokio::test]
 async fn the_current_context_of_the_docker_config_picks_the_daemon() {

@@ -6,7 +6,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use testdock::{ContainerSpec, Error, Origin};
+use testdock::docker::Origin;
+use testdock::{ContainerSpec, Error};
 
 /// Asserts `err` is `NoDaemon` after trying exactly `endpoint` from `DOCKER_HOST`.
 fn assert_no_daemon(err: &Error, endpoint: &str) {

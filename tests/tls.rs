@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testdock::{ContainerSpec, Endpoint, Exec, Probe};
+use testdock::docker::Endpoint;
+use testdock::{ContainerSpec, Exec, Probe};
 
 const LOCAL_SOCKET: &str = "/var/run/docker.sock";
 

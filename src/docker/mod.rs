@@ -15,11 +15,12 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 
+pub use crate::error::Attempt;
 use endpoint::{candidates, mapped_port_host, EnvSnapshot};
 pub use endpoint::{Candidate, Endpoint, Origin, TlsFiles};
 pub use topology::Topology;
 
-use crate::error::{Attempt, Error, Result};
+use crate::error::{Error, Result};
 
 /// Request timeout for ordinary daemon calls, in seconds (bollard applies it to the
 /// response head, so streams such as followed logs are not cut by it).

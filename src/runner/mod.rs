@@ -180,11 +180,13 @@ where
 }
 
 /// Starts the inline container of `#[container_test(image = ...)]`.
+#[doc(hidden)]
 pub async fn start_inline(ctx: &TestContext, spec: ContainerSpec) -> Result<crate::Container> {
     ctx.adopt(spec).start().await
 }
 
 /// Runs a plain (non-async) test body on a blocking thread, re-raising its panic.
+#[doc(hidden)]
 pub async fn run_blocking<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
     let test_id = crate::labels::current_test_id();
     let body = move || {
