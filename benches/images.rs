@@ -273,7 +273,7 @@ async fn bench(env: Env) -> Result<()> {
     // this run's to remove.
     let known = image_tags(&env.docker).await?;
     let started = Instant::now();
-    let base_ref = base_image().reference().await?;
+    let base_ref = base_image().prepare().await.map(|p| p.reference)?;
     let base_time = started.elapsed();
     let imported_here = !known.contains(&base_ref);
     if imported_here {
@@ -535,7 +535,7 @@ async fn measure_builds(
             match b {
                 Builder::Testdock => {
                     let (built, d) =
-                        timed("the first build()", async { Ok(context.build().await?) }).await?;
+                        timed("the first build()", async { Ok(context.prepare().await?) }).await?;
                     if built.cached {
                         return Err(format!(
                             "the first build() of a new context found {} already built",
@@ -565,7 +565,7 @@ async fn measure_builds(
             match b {
                 Builder::Testdock => {
                     let (built, d) =
-                        timed("the cached build()", async { Ok(context.build().await?) }).await?;
+                        timed("the cached build()", async { Ok(context.prepare().await?) }).await?;
                     if !built.cached || built.reference != td_ref {
                         return Err(format!(
                             "the second build() of an unchanged context was not cached: {built:?} \
@@ -665,7 +665,7 @@ async fn measure_host_images(env: &Env, iterations: usize) -> Result<HostSamples
             let nonce = format!("{run}-{}-{i}", kind.name());
             let recipe = kind.recipe(&nonce);
             let (reference, d) = timed("the first reference()", async {
-                Ok(recipe.reference().await?)
+                Ok(recipe.prepare().await.map(|p| p.reference)?)
             })
             .await?;
             env.track_chain(&reference, None).await?;
@@ -673,7 +673,7 @@ async fn measure_host_images(env: &Env, iterations: usize) -> Result<HostSamples
                 s.first.entry(kind.name()).or_default().push(d);
             }
             let (again, d) = timed("the cached reference()", async {
-                Ok(recipe.reference().await?)
+                Ok(recipe.prepare().await.map(|p| p.reference)?)
             })
             .await?;
             if again != reference {
@@ -762,7 +762,7 @@ async fn child(job: &str) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
-    match recipe.reference().await {
+    match recipe.prepare().await.map(|p| p.reference) {
         Ok(reference) => {
             println!("{} {reference}", started.elapsed().as_micros());
             ExitCode::SUCCESS

@@ -189,7 +189,7 @@ async fn bench(docker: Docker, endpoint: String) -> Result<()> {
     let version = docker.version().await?;
     // Warm-up: the image import and one server, not counted.
     let started = Instant::now();
-    let image_ref = image().reference().await?;
+    let image_ref = image().prepare().await.map(|p| p.reference)?;
     let import = started.elapsed();
     let warm = server_spec().test_id(PER_TEST_ID).start().await?;
     warm.remove().await?;

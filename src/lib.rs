@@ -152,8 +152,8 @@ pub use docker::{daemon, Daemon, Topology};
 pub use error::{Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{
-    remove_image, BuildContext, BuiltImage, HostImage, ImageArchive, ImageSource, PullPolicy,
-    RegistryImage, RootfsImage,
+    remove_image, BuildContext, HostImage, ImageArchive, ImageSource, LocalImage, PreparedImage,
+    PullPolicy, RegistryImage, RootfsImage,
 };
 pub use inject::InjectFile;
 pub use logs::{LogChunk, LogStream, Logs};

@@ -12,7 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 async fn a_binary_of_this_workspace_runs_and_answers_over_tcp() {
     let image = HostImage::new()
         .binary_at(env!("CARGO_BIN_EXE_testdock-echo-server"), "/server")
-        .entrypoint(["/server", "7000"]);
+        .default_entrypoint(["/server", "7000"]);
     let c = ContainerSpec::new(image)
         .expose(7000)
         .wait_for(Probe::all([
@@ -69,7 +69,7 @@ async fn debians_redis_server_runs_from_its_host_binary() {
     );
     let image = HostImage::new()
         .binary_at(redis, "/redis-server")
-        .entrypoint(["/redis-server"]);
+        .default_entrypoint(["/redis-server"]);
     let c = ContainerSpec::new(image)
         .file(testdock::InjectFile::from_bytes(
             "/etc/redis/redis.conf",

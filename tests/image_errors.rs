@@ -14,7 +14,11 @@ use testdock::{BuildContext, ContainerSpec, Error, RootfsImage};
 
 /// The reference of the busybox test image, imported if missing (nothing is started).
 async fn busybox_ref() -> String {
-    common::busybox().reference().await.unwrap()
+    common::busybox()
+        .prepare()
+        .await
+        .map(|p| p.reference)
+        .unwrap()
 }
 
 /// Containers (build containers included) whose command mentions `marker`.
@@ -39,7 +43,7 @@ async fn containers_running(marker: &str) -> Vec<String> {
 async fn an_unknown_instruction_names_the_dockerfile_line() {
     let base = busybox_ref().await;
     let err = BuildContext::new(format!("FROM {base}\nRUN true\nBOGUS instruction\n"))
-        .build()
+        .prepare()
         .await
         .expect_err("a Dockerfile with an unknown instruction built");
     common::assert_nothing_left(&common::this_test()).await;
@@ -65,7 +69,7 @@ async fn a_failing_run_names_the_step_and_shows_its_output() {
     let err = BuildContext::new(format!(
         "FROM {base}\nRUN echo preparing\nRUN echo boom && echo {marker} >&2 && exit 3\nRUN echo never\n"
     ))
-    .build()
+    .prepare()
     .await
     .expect_err("a failing RUN built");
     let left = containers_running(marker).await;
@@ -103,7 +107,7 @@ async fn a_build_past_its_time_limit_stops_and_says_so() {
         "FROM {base}\nRUN echo started && sleep 60 && echo {marker}\n"
     ))
     .build_timeout(limit)
-    .build()
+    .prepare()
     .await
     .expect_err("a 60 s build finished within 2 s");
     let took = began.elapsed();
@@ -131,7 +135,7 @@ async fn a_from_dir_context_without_a_dockerfile_fails_before_any_daemon_call() 
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("app.conf"), "x").unwrap();
     let err = BuildContext::from_dir(dir.path())
-        .build()
+        .prepare()
         .await
         .expect_err("a context without a Dockerfile built");
     common::assert_nothing_left(&common::this_test()).await;
@@ -151,9 +155,7 @@ async fn a_rootfs_that_is_not_a_tarball_fails_start_and_leaves_nothing() {
         .map(|c| c.name().to_owned());
     let garbage_path = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(garbage_path.path(), [0x1f, 0x8b, 0x08, 0x00, 0x01]).unwrap();
-    let from_path = RootfsImage::from_path(garbage_path.path())
-        .reference()
-        .await;
+    let from_path = RootfsImage::from_path(garbage_path.path()).prepare().await;
     common::assert_nothing_left(&common::this_test()).await;
 
     let err = started.expect_err("text was imported as a root filesystem");
@@ -161,4 +163,30 @@ async fn a_rootfs_that_is_not_a_tarball_fails_start_and_leaves_nothing() {
     assert!(err.to_string().contains("not a tar archive"), "{err}");
     let err = from_path.expect_err("a truncated gzip was imported");
     assert!(err.to_string().contains("does not decompress"), "{err}");
+}
+
+#[tokio::test]
+async fn a_local_image_is_used_as_it_is_and_a_missing_one_says_how_to_make_it() {
+    let present = common::busybox().prepare().await.unwrap().reference;
+    let ran = ContainerSpec::new(testdock::LocalImage::new(present.clone()))
+        .cmd(["echo", "local"])
+        .run()
+        .await;
+    let missing = ContainerSpec::new(testdock::LocalImage::new("testdock-test/never-built:1"))
+        .start()
+        .await
+        .map(|c| c.name().to_owned());
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let ran = ran.unwrap();
+    assert_eq!(ran.logs.stdout, "local\n");
+    let err = missing.expect_err("a missing local image started");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Image { .. }), "{err:?}");
+    assert!(text.contains("not on the daemon"), "{text}");
+    assert!(text.contains("never pulled"), "{text}");
+    assert!(
+        text.contains("docker build -t testdock-test/never-built:1"),
+        "{text}"
+    );
 }

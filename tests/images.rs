@@ -17,7 +17,11 @@ use testdock::{BuildContext, ContainerSpec, Exec, ImageArchive, InjectFile, Prob
 
 /// The reference of the busybox test image, imported if missing (nothing is started).
 async fn busybox_ref() -> String {
-    common::busybox().reference().await.unwrap()
+    common::busybox()
+        .prepare()
+        .await
+        .map(|p| p.reference)
+        .unwrap()
 }
 
 /// A container of `image` that runs `sh -c` with a ready line and idles.
@@ -80,7 +84,7 @@ async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
         .unwrap();
     let read_back = c.read_file("/hello").await.unwrap();
     c.remove().await.unwrap();
-    let built = context.build().await.unwrap();
+    let built = context.prepare().await.unwrap();
     let docker = testdock::daemon()
         .await
         .map(|d| d.client().clone())
@@ -189,12 +193,12 @@ async fn an_identical_context_is_built_once_and_then_costs_one_inspect() {
         .file(InjectFile::from_bytes("nonce", nonce.clone()))
     };
     let began = Instant::now();
-    let first = make().build().await.unwrap();
+    let first = make().prepare().await.unwrap();
     let first_took = began.elapsed();
     let began = Instant::now();
-    let second = make().build().await.unwrap();
+    let second = make().prepare().await.unwrap();
     let second_took = began.elapsed();
-    let gzipped = make().gzip(true).build().await.unwrap();
+    let gzipped = make().gzip(true).prepare().await.unwrap();
     remove_image(&first.reference).await;
     common::assert_nothing_left(&common::this_test()).await;
 
@@ -217,7 +221,7 @@ async fn two_concurrent_identical_builds_make_one_build() {
         .file(InjectFile::from_bytes("nonce", nonce));
     // Two equal values, as two tests asking for the same image would hold.
     let twin = context.clone();
-    let (a, b) = tokio::join!(context.build(), twin.build());
+    let (a, b) = tokio::join!(context.prepare(), twin.prepare());
     let (a, b) = (a.unwrap(), b.unwrap());
     remove_image(&a.reference).await;
     common::assert_nothing_left(&common::this_test()).await;
@@ -337,17 +341,20 @@ async fn a_rootfs_tarball_plain_or_gzipped_is_imported_once_and_runs() {
     gz.write_all(&rootfs).unwrap();
     std::fs::write(&gz_path, gz.finish().unwrap()).unwrap();
     let config = |image: RootfsImage| {
-        image.env("WHO", "rootfs image").workdir("/tmp").cmd([
-            "/bin/sh",
-            "-c",
-            "echo \"ready in $(pwd) as $WHO\"; exec sleep 1000",
-        ])
+        image
+            .default_env("WHO", "rootfs image")
+            .default_workdir("/tmp")
+            .default_cmd([
+                "/bin/sh",
+                "-c",
+                "echo \"ready in $(pwd) as $WHO\"; exec sleep 1000",
+            ])
     };
     let plain = config(RootfsImage::from_bytes(rootfs));
     let gzipped = config(RootfsImage::from_path(&gz_path));
 
-    let plain_ref = plain.reference().await.unwrap();
-    let gzipped_ref = gzipped.reference().await.unwrap();
+    let plain_ref = plain.prepare().await.map(|p| p.reference).unwrap();
+    let gzipped_ref = gzipped.prepare().await.map(|p| p.reference).unwrap();
     let c = ContainerSpec::new(gzipped)
         .wait_for(Probe::log("ready"))
         .start()
@@ -376,7 +383,7 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
     let built = BuildContext::new("FROM scratch\nCOPY nonce /nonce\n")
         .file(InjectFile::from_bytes("nonce", nonce))
         .gzip(true)
-        .build()
+        .prepare()
         .await
         .unwrap();
     let docker = testdock::daemon()
@@ -391,15 +398,34 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
         .unwrap();
     remove_image(&built.reference).await;
     let gone = docker.inspect_image(&built.reference).await;
-    let loaded = ImageArchive::from_bytes(archive).load().await.unwrap();
+    let archive = ImageArchive::from_bytes(archive);
+    let loaded = archive.prepare().await.unwrap();
     let inspect = docker.inspect_image(&built.reference).await;
+    // Named, an image the daemon has is not loaded again; a container starts from it.
+    let named = archive.clone().image(built.reference.clone());
+    let again = named.prepare().await.unwrap();
+    let wrong = archive.clone().image("not/in-it:1").prepare().await;
+    let started = ContainerSpec::new(named).entrypoint(["/nonce"]).run().await;
     remove_image(&built.reference).await;
-    let garbage = ImageArchive::from_bytes("not an archive").load().await;
+    let garbage = ImageArchive::from_bytes("not an archive").prepare().await;
     common::assert_nothing_left(&common::this_test()).await;
 
     assert!(!built.cached);
     assert!(gone.is_err(), "the image was still there before the load");
-    assert_eq!(loaded, [built.reference.as_str()]);
+    assert_eq!(loaded.reference, built.reference);
+    assert!(!loaded.cached);
+    assert!(again.cached, "{again:?}");
+    let err = wrong.expect_err("an image the archive does not hold");
+    assert!(
+        err.to_string().contains("holds no image `not/in-it:1`"),
+        "{err}"
+    );
+    // `/nonce` is no executable: the container was created from the archive's image
+    // and failed to start, which names it.
+    let err = started
+        .expect_err("a data file ran as a program")
+        .to_string();
+    assert!(err.contains(&built.reference), "{err}");
     let inspect = inspect.unwrap();
     assert_eq!(
         inspect.repo_tags.unwrap_or_default(),

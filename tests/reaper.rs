@@ -113,7 +113,7 @@ async fn a_child_that_exits_without_teardown_leaves_nothing() {
 async fn child_imports_an_image() {
     let marker = std::env::var("REAPER_MARKER").unwrap();
     let image = common::busybox().file(testdock::InjectFile::from_bytes("/marker", marker));
-    let reference = image.reference().await.unwrap();
+    let reference = image.prepare().await.map(|p| p.reference).unwrap();
     println!("IMAGE {reference}");
 }
 

@@ -57,7 +57,11 @@ async fn labelled_container(name: &str, owner: &Owner, test: &str) {
         .await
         .map(|d| d.client().clone())
         .unwrap();
-    let image = common::busybox().reference().await.unwrap();
+    let image = common::busybox()
+        .prepare()
+        .await
+        .map(|p| p.reference)
+        .unwrap();
     let created = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

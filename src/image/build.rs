@@ -15,13 +15,13 @@ mod output;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{BuildImageOptionsBuilder, BuilderVersion};
 use bollard::Docker;
 use futures::StreamExt;
 
+use super::PreparedImage;
 use crate::error::{Error, Result};
 use crate::inject::InjectFile;
 use output::BuildLog;
@@ -32,7 +32,7 @@ const REPOSITORY: &str = "testdock/build";
 /// A Docker build context made in memory: Dockerfile text plus files from bytes, host
 /// files and host directories, or a host directory read with its `.dockerignore`.
 ///
-/// Used as a container's image it is built when missing; [`build`](Self::build) builds
+/// Used as a container's image it is built when missing; [`prepare`](Self::prepare) builds
 /// it directly and says whether a build happened.
 ///
 /// ```no_run
@@ -40,10 +40,11 @@ const REPOSITORY: &str = "testdock/build";
 ///
 /// # async fn demo() -> testdock::Result<()> {
 /// // Any local image can be the base, e.g. one made from host binaries.
-/// let base = HostImage::new().binary("/bin/sh").binary("/bin/sleep").reference().await?;
+/// let base = HostImage::new().binary("/bin/sh").binary("/bin/sleep").prepare().await?;
 /// let script = "#!/bin/sh\necho ready\nexec sleep 1000\n";
 /// let context = BuildContext::new(format!(
-///     "FROM {base}\nCOPY run.sh /run.sh\nCMD [\"/run.sh\"]\n"
+///     "FROM {}\nCOPY run.sh /run.sh\nCMD [\"/run.sh\"]\n",
+///     base.reference
 /// ))
 /// .file(InjectFile::from_bytes("run.sh", script).mode(0o755));
 /// let c = ContainerSpec::new(context).wait_for(Probe::log("ready")).start().await?;
@@ -63,25 +64,6 @@ pub struct BuildContext {
     labels: BTreeMap<String, String>,
     gzip: bool,
     build_timeout: Duration,
-}
-
-/// The outcome of [`BuildContext::build`].
-///
-/// ```no_run
-/// # async fn demo(context: testdock::BuildContext) -> testdock::Result<()> {
-/// let built = context.build().await?;
-/// if !built.cached {
-///     println!("built {}", built.reference);
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BuiltImage {
-    /// The image's reference, `testdock/build:<hash>`.
-    pub reference: String,
-    /// `true` if the daemon already had the image and nothing was built.
-    pub cached: bool,
 }
 
 impl BuildContext {
@@ -119,7 +101,7 @@ impl BuildContext {
     ///
     /// ```no_run
     /// # async fn demo() -> testdock::Result<()> {
-    /// let built = testdock::BuildContext::from_dir("tests/images/app").build().await?;
+    /// let built = testdock::BuildContext::from_dir("tests/images/app").prepare().await?;
     /// println!("{}", built.reference);
     /// # Ok(()) }
     /// ```
@@ -186,21 +168,16 @@ impl BuildContext {
     /// # async fn demo() -> testdock::Result<()> {
     /// let context = testdock::BuildContext::new("FROM scratch\nCOPY hello /hello\n")
     ///     .file(testdock::InjectFile::from_bytes("hello", "hi\n"));
-    /// let built = context.build().await?;
+    /// let built = context.prepare().await?;
     /// assert!(built.reference.starts_with("testdock/build:"));
     /// # Ok(()) }
     /// ```
-    pub async fn build(&self) -> Result<BuiltImage> {
+    pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.build_with(docker).await
+        self.prepare_with(docker).await
     }
 
-    /// Builds the image unless the daemon has it; returns its reference.
-    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
-        Ok(self.build_with(docker).await?.reference)
-    }
-
-    async fn build_with(&self, docker: &Docker) -> Result<BuiltImage> {
+    pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
         let started = Instant::now();
         let recipe = self.clone();
         let (assembled, body) = tokio::task::spawn_blocking(move || {
@@ -212,24 +189,17 @@ impl BuildContext {
         .await
         .expect("assembling a build context does not panic")?;
         let reference = format!("{REPOSITORY}:{}", assembled.tag);
-
-        let built = AtomicBool::new(false);
-        let built_flag = &built;
         let (reference_ref, dockerfile) = (&reference, &assembled.dockerfile);
-        super::once_per_key(
+        let built = super::once_per_key(
             &reference,
             || super::exists(docker, reference_ref),
             || async move {
-                built_flag.store(true, Ordering::Relaxed);
                 self.run(docker, reference_ref, body, dockerfile, started)
                     .await
             },
         )
         .await?;
-        Ok(BuiltImage {
-            reference,
-            cached: !built.load(Ordering::Relaxed),
-        })
+        Ok(PreparedImage::new(reference, !built))
     }
 
     /// Sends the context to `POST /build` and follows the output to its end.

@@ -49,10 +49,13 @@ impl ImageConfig {
 }
 
 /// The builder methods of an image type holding an `ImageConfig` in field `config`.
+/// They are named `default_*`: they set what the *image* says (what `docker run`
+/// would use), which a [`ContainerSpec`](crate::ContainerSpec)'s `cmd`, `entrypoint`,
+/// `env`, `user` and `workdir` override per container.
 macro_rules! image_config_methods {
     () => {
-        /// The image's `ENTRYPOINT`.
-        pub fn entrypoint<I, S>(mut self, entrypoint: I) -> Self
+        /// The image's `ENTRYPOINT` (a spec's `entrypoint` overrides it).
+        pub fn default_entrypoint<I, S>(mut self, entrypoint: I) -> Self
         where
             I: IntoIterator<Item = S>,
             S: Into<String>,
@@ -61,8 +64,8 @@ macro_rules! image_config_methods {
             self
         }
 
-        /// The image's `CMD`.
-        pub fn cmd<I, S>(mut self, cmd: I) -> Self
+        /// The image's `CMD` (a spec's `cmd` overrides it).
+        pub fn default_cmd<I, S>(mut self, cmd: I) -> Self
         where
             I: IntoIterator<Item = S>,
             S: Into<String>,
@@ -71,20 +74,20 @@ macro_rules! image_config_methods {
             self
         }
 
-        /// An environment variable of the image.
-        pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        /// An environment variable of the image (a spec's `env` adds to and overrides it).
+        pub fn default_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
             self.config.env.push((key.into(), value.into()));
             self
         }
 
-        /// The image's default user.
-        pub fn user(mut self, user: impl Into<String>) -> Self {
+        /// The image's `USER` (a spec's `user` overrides it).
+        pub fn default_user(mut self, user: impl Into<String>) -> Self {
             self.config.user = Some(user.into());
             self
         }
 
-        /// The image's working directory.
-        pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        /// The image's `WORKDIR` (a spec's `workdir` overrides it).
+        pub fn default_workdir(mut self, dir: impl Into<String>) -> Self {
             self.config.workdir = Some(dir.into());
             self
         }

@@ -18,6 +18,7 @@ use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
 use super::elf::{resolve_closure, ElfError};
+use super::PreparedImage;
 use crate::archive::{append_inject, TarWriter};
 use crate::error::{Error, Result};
 use crate::inject::InjectFile;
@@ -39,7 +40,7 @@ const REPOSITORY: &str = "testdock/host";
 /// let image = HostImage::new()
 ///     .binary("/bin/sh")
 ///     .binary("/bin/cat")
-///     .entrypoint(["/bin/sh", "-c"]);
+///     .default_entrypoint(["/bin/sh", "-c"]);
 /// let c = ContainerSpec::new(image)
 ///     .cmd(["echo ready; exec cat"])
 ///     .wait_for(Probe::log("ready"))
@@ -95,18 +96,17 @@ impl HostImage {
 
     super::config::image_config_methods!();
 
-    /// Imports the image unless the daemon has it, and returns its reference: for a
-    /// Dockerfile's `FROM`, or to see what a container would start from.
+    /// Imports the image unless the daemon has it (see [`PreparedImage`]).
     ///
     /// ```no_run
     /// # async fn demo() -> testdock::Result<()> {
-    /// let base = testdock::HostImage::new().binary("/bin/sh").reference().await?;
-    /// let context = testdock::BuildContext::new(format!("FROM {base}\nRUN echo hi\n"));
+    /// let base = testdock::HostImage::new().binary("/bin/sh").prepare().await?;
+    /// let context = testdock::BuildContext::new(format!("FROM {}\nRUN echo hi\n", base.reference));
     /// # let _ = context; Ok(()) }
     /// ```
-    pub async fn reference(&self) -> Result<String> {
+    pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.ensure(docker).await
+        self.prepare_with(docker).await
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -191,8 +191,8 @@ impl HostImage {
         }
     }
 
-    /// Imports the image unless the daemon has it; returns its reference.
-    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+    /// Imports the image unless the daemon has it.
+    pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
         // Within a process the recipe's reference is remembered, so a later start costs
         // one inspect instead of re-reading and re-hashing the host files.
         let known = KNOWN
@@ -202,7 +202,7 @@ impl HostImage {
             .cloned();
         if let Some(reference) = known {
             if super::exists(docker, &reference).await? {
-                return Ok(reference);
+                return Ok(PreparedImage::new(reference, true));
             }
         }
         let started = Instant::now();
@@ -217,13 +217,14 @@ impl HostImage {
         let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let reference = format!("{REPOSITORY}:{tag}");
 
-        self.import(docker, REPOSITORY, &tag, rootfs, changes, started)
+        let imported = self
+            .import(docker, REPOSITORY, &tag, rootfs, changes, started)
             .await?;
         KNOWN
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(self.clone(), reference.clone());
-        Ok(reference)
+        Ok(PreparedImage::new(reference, !imported))
     }
 }
 
@@ -265,7 +266,7 @@ impl HostImage {
         rootfs: Vec<u8>,
         changes: Vec<String>,
         started: Instant,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let reference = format!("{repository}:{tag}");
         super::once_per_key(
             &reference,
@@ -328,9 +329,9 @@ mod tests {
     #[test]
     fn changes_carry_entrypoint_env_and_the_label() {
         let changes = HostImage::new()
-            .entrypoint(["/bin/sh", "-c"])
-            .env("A", "b c")
-            .user("nobody")
+            .default_entrypoint(["/bin/sh", "-c"])
+            .default_env("A", "b c")
+            .default_user("nobody")
             .changes();
         assert_eq!(changes[0], "LABEL testdock.managed-by=testdock");
         assert!(changes.contains(&"ENTRYPOINT [\"/bin/sh\",\"-c\"]".to_owned()));

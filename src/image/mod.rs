@@ -8,7 +8,13 @@
 //! - [`ImageSource::Build`]: a [`BuildContext`], a Dockerfile and its files built in
 //!   memory by the daemon, once per distinct context.
 //! - [`ImageSource::Rootfs`]: a [`RootfsImage`], a root filesystem tarball imported as a
-//!   one-layer image. ([`ImageArchive`] loads `docker save` archives.)
+//!   one-layer image.
+//! - [`ImageSource::Archive`]: an [`ImageArchive`], a `docker save` archive, loaded.
+//! - [`ImageSource::Local`]: a [`LocalImage`], an image already on the daemon, never
+//!   pulled (e.g. built by an earlier CI step).
+//!
+//! Every source has one verb, `prepare()`, which makes the image present and returns a
+//! [`PreparedImage`]; starting a container prepares its image by itself.
 //!
 //! Images testdock builds or imports are tagged by a hash of their content
 //! (`testdock/build:…`, `testdock/host:…`, `testdock/rootfs:…`) and labelled
@@ -21,6 +27,7 @@ mod build;
 mod config;
 pub(crate) mod elf;
 mod host;
+mod local;
 mod progress;
 mod reference;
 mod registry;
@@ -33,8 +40,9 @@ use std::time::Instant;
 use bollard::Docker;
 use once_cell::sync::Lazy;
 
-pub use build::{BuildContext, BuiltImage};
+pub use build::BuildContext;
 pub use host::HostImage;
+pub use local::LocalImage;
 pub use registry::{PullPolicy, RegistryImage};
 pub use rootfs::{ImageArchive, RootfsImage};
 
@@ -53,16 +61,22 @@ pub enum ImageSource {
     Build(BuildContext),
     /// An image imported from a root filesystem tarball.
     Rootfs(RootfsImage),
+    /// An image already on the daemon (built by an earlier CI step, say): never pulled.
+    Local(LocalImage),
+    /// An image loaded from a `docker save` archive.
+    Archive(ImageArchive),
 }
 
 impl ImageSource {
     /// What the image is, for messages about a container not created yet.
     pub(crate) fn describe(&self) -> String {
         match self {
-            ImageSource::Registry(image) => format!("image `{}`", image.reference()),
+            ImageSource::Registry(image) => format!("image `{}`", image.name()),
             ImageSource::Host(image) => image.describe(),
             ImageSource::Build(context) => context.describe(),
             ImageSource::Rootfs(image) => image.describe(),
+            ImageSource::Local(image) => format!("local image `{}`", image.name()),
+            ImageSource::Archive(archive) => archive.describe(),
         }
     }
 }
@@ -103,21 +117,78 @@ impl From<BuildContext> for ImageSource {
     }
 }
 
+impl From<ImageArchive> for ImageSource {
+    fn from(archive: ImageArchive) -> Self {
+        ImageSource::Archive(archive)
+    }
+}
+
 impl From<RootfsImage> for ImageSource {
     fn from(image: RootfsImage) -> Self {
         ImageSource::Rootfs(image)
     }
 }
 
-/// Makes sure the image is present on the daemon and returns the reference to create
-/// containers from.
-pub(crate) async fn ensure(docker: &Docker, source: &ImageSource) -> Result<String> {
-    match source {
-        ImageSource::Registry(image) => registry::ensure(docker, image).await,
-        ImageSource::Host(image) => image.ensure(docker).await,
-        ImageSource::Build(context) => context.ensure(docker).await,
-        ImageSource::Rootfs(image) => image.ensure(docker).await,
+/// An image present on the daemon, ready to start containers from: what every image
+/// source's `prepare` returns.
+///
+/// ```no_run
+/// # async fn demo() -> testdock::Result<()> {
+/// use testdock::{BuildContext, HostImage};
+/// // A base made from host binaries, then a Dockerfile on top of it.
+/// let base = HostImage::new().binary("/bin/sh").prepare().await?;
+/// let app = BuildContext::new(format!("FROM {}\nRUN echo hi\n", base.reference))
+///     .prepare()
+///     .await?;
+/// if !app.cached {
+///     println!("built {}", app.reference);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreparedImage {
+    /// The reference to create containers from (`testdock/build:<hash>`, `redis:7`, ...).
+    pub reference: String,
+    /// `true` if the daemon had it already and nothing was built, imported, loaded or
+    /// pulled.
+    pub cached: bool,
+}
+
+impl PreparedImage {
+    pub(crate) fn new(reference: impl Into<String>, cached: bool) -> Self {
+        PreparedImage {
+            reference: reference.into(),
+            cached,
+        }
     }
+}
+
+impl ImageSource {
+    /// Makes sure the image is on the daemon (pulling, building, importing or loading
+    /// it as its kind says) and returns its reference. Starting a container does this
+    /// by itself; call it to use the image otherwise (a Dockerfile's `FROM`).
+    pub async fn prepare(&self) -> Result<PreparedImage> {
+        let docker = crate::docker::daemon().await?.client();
+        prepare(docker, self).await
+    }
+}
+
+/// Makes sure the image is present on the daemon.
+pub(crate) async fn prepare(docker: &Docker, source: &ImageSource) -> Result<PreparedImage> {
+    match source {
+        ImageSource::Registry(image) => registry::prepare(docker, image).await,
+        ImageSource::Local(image) => image.prepare_with(docker).await,
+        ImageSource::Host(image) => image.prepare_with(docker).await,
+        ImageSource::Build(context) => context.prepare_with(docker).await,
+        ImageSource::Rootfs(image) => image.prepare_with(docker).await,
+        ImageSource::Archive(archive) => archive.prepare_with(docker).await,
+    }
+}
+
+/// The reference to create containers from, the image made present first.
+pub(crate) async fn ensure(docker: &Docker, source: &ImageSource) -> Result<String> {
+    Ok(prepare(docker, source).await?.reference)
 }
 
 /// Per-process de-duplication: concurrent requests for the same image share one
@@ -126,8 +197,8 @@ static IN_FLIGHT: Lazy<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
     Lazy::new(Default::default);
 
 /// Runs `prepare` for `key` unless `present` says the image exists; at most one
-/// preparation per key runs at a time in this process.
-pub(crate) async fn once_per_key<P, F>(key: &str, present: P, prepare: F) -> Result<()>
+/// preparation per key runs at a time in this process. Returns whether it ran.
+pub(crate) async fn once_per_key<P, F>(key: &str, present: P, prepare: F) -> Result<bool>
 where
     P: AsyncFnOnce() -> Result<bool>,
     F: AsyncFnOnce() -> Result<()>,
@@ -140,7 +211,7 @@ where
         .clone();
     let _held = lock.lock().await;
     if present().await? {
-        return Ok(());
+        return Ok(false);
     }
     prepare().await?;
     // The reaper's own image is not the process's to remove (its session shares it),
@@ -151,7 +222,7 @@ where
     {
         crate::cleanup::reaper::remove_image_at_exit(key).await;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Environment variable: remove the images this process built or imported (content-hash

@@ -12,6 +12,7 @@ use futures::StreamExt;
 use super::auth::{self, Resolved};
 use super::progress::PullProgress;
 use super::reference::Reference;
+use super::PreparedImage;
 use crate::error::{Error, Result};
 use crate::timeouts::scaled;
 
@@ -117,19 +118,24 @@ impl RegistryImage {
         self
     }
 
-    /// The reference, as given.
-    pub fn reference(&self) -> &str {
+    /// The image's name (`[host[:port]/]path[:tag][@digest]`), as given.
+    pub fn name(&self) -> &str {
         &self.reference
+    }
+
+    /// Pulls the image as its policy says (see [`PreparedImage`]).
+    pub async fn prepare(&self) -> Result<PreparedImage> {
+        let docker = crate::docker::daemon().await?.client();
+        prepare(docker, self).await
     }
 }
 
-/// Makes sure the image is on the daemon according to its policy; returns the
-/// reference to create containers from.
-pub(crate) async fn ensure(docker: &Docker, image: &RegistryImage) -> Result<String> {
+/// Makes sure the image is on the daemon according to its policy.
+pub(crate) async fn prepare(docker: &Docker, image: &RegistryImage) -> Result<PreparedImage> {
     let started = Instant::now();
     let reference = image.reference.as_str();
     let parsed = Reference::parse(reference).map_err(|m| fail(image, started, m, None))?;
-    match image.policy {
+    let pulled = match image.policy {
         PullPolicy::Never => {
             if !super::exists(docker, reference).await? {
                 let message = format!(
@@ -138,6 +144,7 @@ pub(crate) async fn ensure(docker: &Docker, image: &RegistryImage) -> Result<Str
                 );
                 return Err(fail(image, started, message, None));
             }
+            false
         }
         PullPolicy::IfMissing => {
             super::once_per_key(
@@ -145,7 +152,7 @@ pub(crate) async fn ensure(docker: &Docker, image: &RegistryImage) -> Result<Str
                 || super::exists(docker, reference),
                 || pull(docker, image, &parsed, started),
             )
-            .await?;
+            .await?
         }
         PullPolicy::Always => {
             super::once_per_key(
@@ -153,10 +160,10 @@ pub(crate) async fn ensure(docker: &Docker, image: &RegistryImage) -> Result<Str
                 || async { Ok(false) },
                 || pull(docker, image, &parsed, started),
             )
-            .await?;
+            .await?
         }
-    }
-    Ok(reference.to_owned())
+    };
+    Ok(PreparedImage::new(reference, !pulled))
 }
 
 fn fail(
@@ -419,7 +426,7 @@ mod tests {
                 Duration::from_secs(2)
             )
         );
-        assert_eq!(image.reference(), "redis:7");
+        assert_eq!(image.name(), "redis:7");
         assert_eq!(PullPolicy::Never.to_string(), "never");
     }
 }

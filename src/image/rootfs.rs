@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
+use super::PreparedImage;
 use crate::error::{Error, Result};
 
 /// Repository under which imported root filesystems are tagged.
@@ -55,8 +56,8 @@ impl Source {
 ///
 /// # async fn demo() -> testdock::Result<()> {
 /// let image = RootfsImage::from_path("tests/data/alpine-rootfs.tar.gz")
-///     .env("LANG", "C.UTF-8")
-///     .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"]);
+///     .default_env("LANG", "C.UTF-8")
+///     .default_cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"]);
 /// let c = ContainerSpec::new(image).wait_for(Probe::log("ready")).start().await?;
 /// # let _ = c; Ok(()) }
 /// ```
@@ -87,18 +88,17 @@ impl RootfsImage {
 
     super::config::image_config_methods!();
 
-    /// Imports the image unless the daemon has it, and returns its reference (for a
-    /// Dockerfile's `FROM`, or to see what a container would start from).
+    /// Imports the image unless the daemon has it (see [`PreparedImage`]).
     ///
     /// ```no_run
     /// # async fn demo() -> testdock::Result<()> {
-    /// let base = testdock::RootfsImage::from_path("rootfs.tar").reference().await?;
-    /// let context = testdock::BuildContext::new(format!("FROM {base}\nRUN echo hi\n"));
+    /// let base = testdock::RootfsImage::from_path("rootfs.tar").prepare().await?;
+    /// let context = testdock::BuildContext::new(format!("FROM {}\nRUN echo hi\n", base.reference));
     /// # let _ = context; Ok(()) }
     /// ```
-    pub async fn reference(&self) -> Result<String> {
+    pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.ensure(docker).await
+        self.prepare_with(docker).await
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -111,7 +111,7 @@ impl RootfsImage {
     }
 
     /// The uncompressed tarball and the tag it is imported under.
-    fn prepare(&self) -> Result<(Vec<u8>, String)> {
+    fn archive(&self) -> Result<(Vec<u8>, String)> {
         let describe = self.describe();
         let raw = self.source.read(&describe)?;
         let tar = plain_tar(raw).map_err(|message| Error::InvalidInput {
@@ -133,15 +133,15 @@ impl RootfsImage {
         Ok((tar, tag))
     }
 
-    /// Imports the image unless the daemon has it; returns its reference.
-    pub(crate) async fn ensure(&self, docker: &Docker) -> Result<String> {
+    /// Imports the image unless the daemon has it.
+    pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
         let started = Instant::now();
         let recipe = self.clone();
-        let (tar, tag) = tokio::task::spawn_blocking(move || recipe.prepare())
+        let (tar, tag) = tokio::task::spawn_blocking(move || recipe.archive())
             .await
             .expect("reading a rootfs tarball does not panic")?;
         let reference = format!("{REPOSITORY}:{tag}");
-        super::once_per_key(
+        let imported = super::once_per_key(
             &reference,
             || super::exists(docker, &reference),
             || async {
@@ -164,7 +164,7 @@ impl RootfsImage {
             },
         )
         .await?;
-        Ok(reference)
+        Ok(PreparedImage::new(reference, !imported))
     }
 }
 
@@ -197,18 +197,22 @@ fn plain_tar(data: Vec<u8>) -> Result<Vec<u8>, String> {
 /// and xz.
 ///
 /// Loading keeps the archive's names and tags; the images keep their own labels (no
-/// `testdock.managed-by` is added).
+/// `testdock.managed-by` is added). A container started from an archive runs its
+/// [`image`](Self::image), by default the first one the daemon reports loading; when the
+/// image is named, an archive whose image the daemon has already is not loaded again.
 ///
 /// ```no_run
 /// # async fn demo() -> testdock::Result<()> {
-/// let loaded = testdock::ImageArchive::from_path("tests/data/postgres-16.tar").load().await?;
-/// assert_eq!(loaded, ["postgres:16"]);
-/// # Ok(()) }
+/// use testdock::{ContainerSpec, ImageArchive};
+/// let archive = ImageArchive::from_path("tests/data/postgres-16.tar").image("postgres:16");
+/// let c = ContainerSpec::new(archive).start().await?;
+/// # let _ = c; Ok(()) }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[must_use]
 pub struct ImageArchive {
     source: Source,
+    image: Option<String>,
 }
 
 impl ImageArchive {
@@ -216,6 +220,7 @@ impl ImageArchive {
     pub fn from_path(path: impl Into<PathBuf>) -> Self {
         ImageArchive {
             source: Source::Path(path.into()),
+            image: None,
         }
     }
 
@@ -223,15 +228,58 @@ impl ImageArchive {
     pub fn from_bytes(archive: impl Into<Bytes>) -> Self {
         ImageArchive {
             source: Source::Bytes(archive.into()),
+            image: None,
+        }
+    }
+
+    /// Which of the archive's images containers start from (`repo:tag`); also skips
+    /// loading when the daemon has it.
+    pub fn image(mut self, name: impl Into<String>) -> Self {
+        self.image = Some(name.into());
+        self
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        format!("image archive {}", self.source.describe())
+    }
+
+    /// Loads the archive unless the daemon has its [`image`](Self::image) already.
+    pub async fn prepare(&self) -> Result<PreparedImage> {
+        let docker = crate::docker::daemon().await?.client();
+        self.prepare_with(docker).await
+    }
+
+    pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
+        let started = Instant::now();
+        if let Some(image) = &self.image {
+            if super::exists(docker, image).await? {
+                return Ok(PreparedImage::new(image.clone(), true));
+            }
+        }
+        let loaded = self.load(docker).await?;
+        let failed = |message: String| Error::Image {
+            image: self.describe(),
+            message,
+            elapsed: started.elapsed(),
+            source: None,
+        };
+        match &self.image {
+            Some(image) if loaded.iter().any(|l| l == image) => {
+                Ok(PreparedImage::new(image.clone(), false))
+            }
+            Some(image) => Err(failed(format!(
+                "it holds no image `{image}`; it loaded: {}",
+                loaded.join(", ")
+            ))),
+            None => Ok(PreparedImage::new(loaded[0].clone(), false)),
         }
     }
 
     /// Loads the archive's images; returns what the daemon says it loaded: the names
     /// (`repo:tag`) of tagged images and the ids (`sha256:...`) of untagged ones.
-    pub async fn load(&self) -> Result<Vec<String>> {
+    async fn load(&self, docker: &Docker) -> Result<Vec<String>> {
         let started = Instant::now();
-        let describe = format!("image archive {}", self.source.describe());
-        let docker = crate::docker::daemon().await?.client();
+        let describe = self.describe();
         let source = self.source.clone();
         let what = describe.clone();
         let data = tokio::task::spawn_blocking(move || source.read(&what))
@@ -296,21 +344,24 @@ mod tests {
 
     #[test]
     fn plain_and_gzipped_tarballs_give_the_same_tar_and_tag() {
-        let plain = RootfsImage::from_bytes(rootfs()).prepare().unwrap();
-        let packed = RootfsImage::from_bytes(gzip(&rootfs())).prepare().unwrap();
+        let plain = RootfsImage::from_bytes(rootfs()).archive().unwrap();
+        let packed = RootfsImage::from_bytes(gzip(&rootfs())).archive().unwrap();
         assert_eq!(plain, packed);
         assert_eq!(plain.1.len(), 16);
     }
 
     #[test]
     fn the_tag_changes_with_the_config_and_the_content() {
-        let tag = |image: RootfsImage| image.prepare().unwrap().1;
+        let tag = |image: RootfsImage| image.archive().unwrap().1;
         let base = tag(RootfsImage::from_bytes(rootfs()));
         assert_ne!(
             base,
-            tag(RootfsImage::from_bytes(rootfs()).cmd(["/bin/tool"]))
+            tag(RootfsImage::from_bytes(rootfs()).default_cmd(["/bin/tool"]))
         );
-        assert_ne!(base, tag(RootfsImage::from_bytes(rootfs()).env("A", "1")));
+        assert_ne!(
+            base,
+            tag(RootfsImage::from_bytes(rootfs()).default_env("A", "1"))
+        );
         let mut other = TarWriter::new(0);
         other.file("bin/tool", b"y", 0o755, 0, 0).unwrap();
         assert_ne!(base, tag(RootfsImage::from_bytes(other.finish().unwrap())));
@@ -318,18 +369,18 @@ mod tests {
 
     #[test]
     fn something_that_is_not_a_tarball_is_invalid_input() {
-        let err = RootfsImage::from_bytes("hello").prepare().unwrap_err();
+        let err = RootfsImage::from_bytes("hello").archive().unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
         assert!(
             err.to_string().contains("rootfs image from 5 bytes"),
             "{err}"
         );
         let err = RootfsImage::from_bytes(vec![0x1f, 0x8b, 0, 1])
-            .prepare()
+            .archive()
             .unwrap_err();
         assert!(err.to_string().contains("does not decompress"), "{err}");
         let err = RootfsImage::from_path("/no/such.tar")
-            .prepare()
+            .archive()
             .unwrap_err();
         assert!(
             matches!(err, Error::HostIo { action: "read", .. }),
@@ -340,11 +391,11 @@ mod tests {
     #[test]
     fn changes_carry_the_config_and_the_label() {
         let changes = RootfsImage::from_bytes(rootfs())
-            .entrypoint(["/bin/tool"])
-            .cmd(["a b"])
-            .env("K", "v w")
-            .user("nobody")
-            .workdir("/srv")
+            .default_entrypoint(["/bin/tool"])
+            .default_cmd(["a b"])
+            .default_env("K", "v w")
+            .default_user("nobody")
+            .default_workdir("/srv")
             .changes();
         assert_eq!(
             changes,

@@ -170,7 +170,11 @@ pub fn rand_suffix() -> String {
 
 /// The local reference of a host image (imported on the way).
 pub async fn local_reference(image: HostImage) -> String {
-    image.reference().await.expect("import the host image")
+    image
+        .prepare()
+        .await
+        .map(|p| p.reference)
+        .expect("import the host image")
 }
 
 /// Tags `local` as `repo:tag`, pushes it, and removes the local `repo:tag` again;
