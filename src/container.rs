@@ -1,6 +1,5 @@
 //! [`Container`]: the handle to a started container.
 
-use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -20,10 +19,10 @@ use crate::error::{Error, Result, Step};
 use crate::exec::{Exec, ExecOutput};
 use crate::inject::InjectFile;
 use crate::logs::{LogChunk, Logs};
-use crate::spec::Protocol;
+use crate::ports::{PortMap, Protocol};
 
-/// Container port (number, protocol) -> host port.
-pub(crate) type PortMap = HashMap<(u16, Protocol), u16>;
+/// Default time given to a graceful stop before the daemon kills.
+pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What lifecycle learned while starting a container.
 #[derive(Debug)]
@@ -249,8 +248,7 @@ impl Container {
     /// Stops the container gracefully (its stop signal, then SIGKILL after 10 s).
     pub async fn stop(&self) -> Result<()> {
         let started = Instant::now();
-        let mut options =
-            StopContainerOptionsBuilder::default().t(crate::lifecycle::STOP_GRACE.as_secs() as i32);
+        let mut options = StopContainerOptionsBuilder::default().t(STOP_GRACE.as_secs() as i32);
         if let Some(signal) = &self.stop_signal {
             options = options.signal(signal);
         }
@@ -276,7 +274,7 @@ impl Container {
     pub async fn restart(&self) -> Result<()> {
         let started = Instant::now();
         let options = RestartContainerOptionsBuilder::default()
-            .t(crate::lifecycle::STOP_GRACE.as_secs() as i32)
+            .t(STOP_GRACE.as_secs() as i32)
             .build();
         self.docker
             .restart_container(&self.id, Some(options))

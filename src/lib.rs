@@ -135,6 +135,7 @@ mod inject;
 pub mod labels;
 mod lifecycle;
 mod logs;
+mod ports;
 mod probe;
 mod procfs;
 pub mod prune;
@@ -157,9 +158,10 @@ pub use image::{
 };
 pub use inject::InjectFile;
 pub use logs::{LogChunk, LogStream, Logs};
+pub use ports::{Port, Protocol};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
 pub use run::RunOutput;
-pub use spec::{ContainerSpec, Healthcheck, Port, Protocol, DEFAULT_STARTUP_TIMEOUT};
+pub use spec::{ContainerSpec, Healthcheck, DEFAULT_STARTUP_TIMEOUT};
 
 #[doc = include_str!("../docs/container_test.md")]
 pub use testdock_macros::container_test;

@@ -12,11 +12,12 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainer
 use bollard::Docker;
 
 use crate::cleanup::{RemovalGuard, Target};
-use crate::container::{Container, Parts, PortMap};
+use crate::container::{Container, Parts};
 use crate::error::{Error, LogTail, Result, Step};
+use crate::ports::{PortMap, Protocol};
 use crate::probe::Probe;
 use crate::readiness::{self, Failure, Observations};
-use crate::spec::{ContainerSpec, Protocol};
+use crate::spec::ContainerSpec;
 
 /// Starts a container from `spec`: see [`ContainerSpec::start`].
 pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
@@ -368,6 +369,3 @@ async fn address(ctx: &Ctx<'_>, spec: &ContainerSpec, id: &str) -> Result<(Strin
         .map_err(|e| ctx.docker_error(Step::Inspect, e, None))?;
     Ok(crate::reach::address(ctx.daemon, &info))
 }
-
-/// Default time given to a graceful stop before the daemon kills.
-pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);

@@ -2,14 +2,11 @@
 //! or, from a job container of the same daemon, the container's own IP on a network
 //! both share (nothing is published wider than loopback for that).
 
-use std::collections::HashMap;
-
 use bollard::models::{ContainerInspectResponse, NetworkConnectRequest};
 use bollard::Docker;
 
-use crate::container::PortMap;
 use crate::docker::Daemon;
-use crate::spec::Protocol;
+use crate::ports::{parse_key, port_map, PortMap};
 
 /// Connects container `id` (created, not started) to the network this process meets
 /// services on, if it runs in a job container and the container is not on it yet.
@@ -75,64 +72,10 @@ fn same_ports<'a>(exposed: impl Iterator<Item = &'a str>, published: &PortMap) -
     map
 }
 
-fn parse_key(key: &str) -> Option<(u16, Protocol)> {
-    let (number, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-    let protocol = match proto {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        _ => return None,
-    };
-    Some((number.parse().ok()?, protocol))
-}
-
-/// Picks each port's IPv4 mapping out of the daemon's port map.
-pub(crate) fn port_map(
-    ports: HashMap<String, Option<Vec<bollard::models::PortBinding>>>,
-) -> PortMap {
-    let mut map = PortMap::new();
-    for (key, bindings) in ports {
-        let Some((number, protocol)) = parse_key(&key) else {
-            continue;
-        };
-        let host_port = bindings.unwrap_or_default().into_iter().find_map(|b| {
-            let ip = b.host_ip.unwrap_or_default();
-            let is_v4 = ip.is_empty() || ip.parse::<std::net::Ipv4Addr>().is_ok();
-            is_v4.then(|| b.host_port?.parse::<u16>().ok()).flatten()
-        });
-        if let Some(host_port) = host_port {
-            map.insert((number, protocol), host_port);
-        }
-    }
-    map
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bollard::models::PortBinding;
-
-    fn binding(ip: &str, port: &str) -> PortBinding {
-        PortBinding {
-            host_ip: Some(ip.into()),
-            host_port: Some(port.into()),
-        }
-    }
-
-    #[test]
-    fn port_map_prefers_the_ipv4_binding() {
-        let ports = HashMap::from([
-            (
-                "80/tcp".to_owned(),
-                Some(vec![binding("::", "4000"), binding("127.0.0.1", "4001")]),
-            ),
-            ("53/udp".to_owned(), Some(vec![binding("0.0.0.0", "4002")])),
-            ("9/tcp".to_owned(), None),
-        ]);
-        let map = port_map(ports);
-        assert_eq!(map.get(&(80, Protocol::Tcp)), Some(&4001));
-        assert_eq!(map.get(&(53, Protocol::Udp)), Some(&4002));
-        assert_eq!(map.get(&(9, Protocol::Tcp)), None);
-    }
+    use crate::ports::Protocol;
 
     #[test]
     fn on_the_containers_own_ip_every_exposed_port_is_itself() {

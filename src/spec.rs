@@ -4,88 +4,17 @@
 //! [`ContainerSpec::create_body`], which unit tests check without Docker.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::image::ImageSource;
 use crate::inject::InjectFile;
 use crate::labels;
+use crate::ports::Port;
 use crate::probe::Probe;
 
 /// Default limit for create + inject + start + readiness.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// A transport protocol of an exposed port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// TCP.
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-impl Protocol {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-        }
-    }
-}
-
-/// A container port published on the host.
-///
-/// By default it binds to `127.0.0.1` on a port the daemon chooses, so parallel tests
-/// never collide and nothing is reachable from other machines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub struct Port {
-    pub(crate) number: u16,
-    pub(crate) protocol: Protocol,
-    /// `None`: the daemon's default bind address ([`crate::Daemon::bind_address`]).
-    pub(crate) host_ip: Option<IpAddr>,
-    pub(crate) host_port: Option<u16>,
-}
-
-impl Port {
-    /// A TCP port.
-    pub fn tcp(number: u16) -> Self {
-        Port {
-            number,
-            protocol: Protocol::Tcp,
-            host_ip: None,
-            host_port: None,
-        }
-    }
-
-    /// A UDP port.
-    pub fn udp(number: u16) -> Self {
-        Port {
-            protocol: Protocol::Udp,
-            ..Port::tcp(number)
-        }
-    }
-
-    /// Binds to this host address instead of the default (`127.0.0.1`, or the address a
-    /// TCP daemon is reached at; `TESTDOCK_BIND` changes it for all ports). `0.0.0.0`
-    /// reaches the port from other machines: think twice.
-    pub fn host_ip(mut self, ip: IpAddr) -> Self {
-        self.host_ip = Some(ip);
-        self
-    }
-
-    /// Binds to this fixed host port instead of one the daemon chooses. Fixed ports make
-    /// parallel tests collide; prefer the default.
-    pub fn host_port(mut self, port: u16) -> Self {
-        self.host_port = Some(port);
-        self
-    }
-
-    pub(crate) fn key(&self) -> String {
-        format!("{}/{}", self.number, self.protocol.as_str())
-    }
-}
 
 /// A mount of a host path or a volume.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use bollard::Docker;
 
-use crate::container::PortMap;
-use crate::spec::Protocol;
+use crate::ports::{PortMap, Protocol};
 
 type CheckFn = dyn Fn(ProbeTarget) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync;
 

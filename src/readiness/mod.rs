@@ -18,9 +18,9 @@ use bollard::Docker;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 
-use crate::container::PortMap;
 use crate::exec::Exec;
 use crate::logs::LogStream;
+use crate::ports::PortMap;
 use crate::probe::{Backoff, LogProbe, LogSource, Probe, ProbeTarget};
 
 /// Why readiness was not reached.

@@ -7,8 +7,9 @@ use bollard::models::{
     NetworkingConfig, PortBinding,
 };
 
-use super::{ContainerSpec, Healthcheck, MountSpec, Port};
+use super::{ContainerSpec, Healthcheck, MountSpec};
 use crate::labels;
+use crate::ports::Port;
 
 impl ContainerSpec {
     /// The create request for this spec, for container `name` of image `image`.
