@@ -121,7 +121,9 @@ pub(super) fn test_filter(test_id: &str) -> HashMap<String, Vec<String>> {
         vec![
             format!("{}={test_id}", labels::TEST),
             format!("{}={}", labels::SESSION, labels::session_id()),
-            format!("{}={}", labels::PID, std::process::id()),
+            // The owner, not the pid: pids repeat across pid namespaces (every job
+            // container has a pid 1), and a test of the same name may run in several.
+            format!("{}={}", labels::OWNER, labels::owner_id()),
         ],
     )])
 }
