@@ -6,9 +6,9 @@
 //! ends, however it ends):
 //!
 //! ```no_run
-//! use testdock::{container_test, Container, Exec};
+//! use testdock::{container_test, Container, Exec, Probe};
 //!
-//! #[container_test(image = "redis:7", expose = [6379], ready = log("Ready to accept"))]
+//! #[container_test(image = "redis:7", expose = [6379], ready = Probe::log("Ready to accept"))]
 //! async fn redis_answers(redis: Container) {
 //!     let out = redis.exec(Exec::new(["redis-cli", "ping"])).await.unwrap();
 //!     assert_eq!(out.stdout_text(), "PONG\n");
@@ -169,7 +169,7 @@ pub use testdock_macros::container_test;
 #[doc(hidden)]
 pub mod __private {
     //! What `#[container_test]` expands to. Not a public API: use [`crate::runner`].
-    pub use crate::runner::{run_blocking, run_test, start_inline, Fixture, TestContext, TestMeta};
+    pub use crate::runner::{run_blocking, run_test, Fixture, TestContext, TestMeta};
     pub use futures::try_join;
 }
 

@@ -32,11 +32,13 @@ mod outcome;
 mod scope;
 
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use outcome::TestOutcome;
 
-use crate::error::Result;
+use crate::container::Container;
+use crate::error::{Error, Result};
 use crate::spec::ContainerSpec;
 
 /// Default limit for a whole test (fixtures, body, teardown excluded).
@@ -57,6 +59,7 @@ pub struct TestMeta {
     line: u32,
     timeout: Duration,
     network: bool,
+    container: Option<ContainerSpec>,
 }
 
 impl TestMeta {
@@ -69,6 +72,7 @@ impl TestMeta {
             line,
             timeout: DEFAULT_TEST_TIMEOUT,
             network: false,
+            container: None,
         }
     }
 
@@ -78,10 +82,19 @@ impl TestMeta {
         self
     }
 
-    /// Creates a network for the test; [`TestContext::spec`] joins it, so containers
-    /// reach each other by alias.
-    pub fn network(mut self, network: bool) -> Self {
-        self.network = network;
+    /// Creates a network for the test; [`TestContext::spec`] and [`TestContext::adopt`]
+    /// join it, so containers reach each other by alias. It is removed with the test's
+    /// containers.
+    pub fn per_test_network(mut self) -> Self {
+        self.network = true;
+        self
+    }
+
+    /// The test's own container: the [`Container`](crate::Container) argument of a test
+    /// gets it (adopted by the test, see [`TestContext::adopt`]). This is what the
+    /// attribute's `image = ...`/`spec = ...` options describe; a test has at most one.
+    pub fn container(mut self, spec: ContainerSpec) -> Self {
+        self.container = Some(spec);
         self
     }
 
@@ -96,6 +109,8 @@ impl TestMeta {
 pub struct TestContext {
     test_id: String,
     network: Option<String>,
+    /// [`TestMeta::container`], until an argument takes it.
+    container: Arc<Mutex<Option<ContainerSpec>>>,
 }
 
 impl TestContext {
@@ -116,6 +131,30 @@ impl TestContext {
             Some(net) => spec.network(net.clone()),
             None => spec,
         }
+    }
+
+    pub(crate) fn new(meta: &TestMeta, network: Option<String>) -> Self {
+        TestContext {
+            test_id: meta.id.clone(),
+            network,
+            container: Arc::new(Mutex::new(meta.container.clone())),
+        }
+    }
+
+    /// Takes the test's own container spec ([`TestMeta::container`]); the second taker
+    /// and a test without one get [`Error::InvalidInput`].
+    fn take_container(&self) -> Result<ContainerSpec> {
+        let mut slot = self.container.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take().ok_or_else(|| Error::InvalidInput {
+            container: format!("(not created) the container of {}", self.test_id),
+            message: format!(
+                "{} takes a `Container` argument, but the test describes no container \
+                 for it (give the attribute `image = ...` or `spec = ...`, or \
+                 `TestMeta::container`), or an earlier argument already took it; other \
+                 containers come from `#[from(fixture_fn)]` or a `Fixture` type",
+                self.test_id
+            ),
+        })
     }
 
     /// Prepares `spec` for this test: labels it and joins the network (unless the spec
@@ -146,8 +185,23 @@ impl TestContext {
 /// }
 /// ```
 pub trait Fixture: Sized + Send + 'static {
+    /// Whether this fixture is the test's own container ([`TestMeta::container`]): the
+    /// attribute checks at compile time that exactly one argument takes it.
+    #[doc(hidden)]
+    const IS_TEST_CONTAINER: bool = false;
+
     /// Starts the fixture for the test described by `ctx`.
     fn setup(ctx: &TestContext) -> impl Future<Output = Result<Self>> + Send;
+}
+
+/// A `Container` argument is the test's own container, [`TestMeta::container`].
+impl Fixture for Container {
+    #[doc(hidden)]
+    const IS_TEST_CONTAINER: bool = true;
+
+    async fn setup(ctx: &TestContext) -> Result<Self> {
+        ctx.adopt(ctx.take_container()?).start().await
+    }
 }
 
 /// Runs one test: see the [module docs](self). Panics (failing the test) if the
@@ -177,12 +231,6 @@ where
     // A body stuck in blocking code must not hold the test forever.
     body_runtime.shutdown_timeout(Duration::from_millis(100));
     verdict.conclude(&meta);
-}
-
-/// Starts the inline container of `#[container_test(image = ...)]`.
-#[doc(hidden)]
-pub async fn start_inline(ctx: &TestContext, spec: ContainerSpec) -> Result<crate::Container> {
-    ctx.adopt(spec).start().await
 }
 
 /// Runs a plain (non-async) test body on a blocking thread, re-raising its panic.

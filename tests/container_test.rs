@@ -5,19 +5,55 @@ mod common;
 use std::time::{Duration, Instant};
 
 use testdock::runner::{Fixture, TestContext};
-use testdock::{container_test, Container, Exec, Probe};
+use testdock::{container_test, Container, ContainerSpec, Exec, InjectFile, Probe};
 
 #[container_test(
     image = common::busybox(),
     cmd = ["sh", "-c", "echo ready; exec nc -ll -p 7000 -e cat"],
     expose = [7000],
-    ready = log("ready"),
+    ready = Probe::log("ready"),
     timeout = "60s"
 )]
 async fn an_inline_container_is_ready_when_the_body_starts(c: Container) {
     let out = c.exec(Exec::new(["echo", "hi"])).await.unwrap();
     assert_eq!(out.stdout_text(), "hi\n");
     assert!(c.addr(7000).unwrap().ip().is_loopback());
+}
+
+/// A whole spec from a function, refined by the attribute: a file injected before start.
+fn echo_spec() -> ContainerSpec {
+    ContainerSpec::new(common::busybox())
+        .cmd(["sh", "-c", "cat /etc/app.conf; echo ready; exec sleep 1000"])
+        .label("made-by", "echo_spec")
+}
+
+#[container_test(
+    spec = echo_spec(),
+    files = [InjectFile::from_bytes("/etc/app.conf", "greeting=hello\n").mode(0o640)],
+    ready = Probe::all([Probe::log("greeting=hello"), Probe::log("ready")]),
+    timeout = "60s"
+)]
+async fn a_spec_and_files_from_the_attribute_make_the_test_container(c: Container) {
+    let out = c.exec(Exec::new(["stat", "-c", "%a", "/etc/app.conf"])).await.unwrap();
+    assert_eq!(out.stdout_text(), "640\n");
+    let labels = c.inspect().await.unwrap().config.unwrap().labels.unwrap();
+    assert_eq!(labels.get("made-by").map(String::as_str), Some("echo_spec"));
+}
+
+/// A user type named `Container`: the attribute decides by trait, not by name.
+mod mine {
+    pub struct Container(pub &'static str);
+
+    impl testdock::runner::Fixture for Container {
+        async fn setup(_: &testdock::runner::TestContext) -> testdock::Result<Self> {
+            Ok(Container("mine"))
+        }
+    }
+}
+
+#[container_test]
+async fn a_user_type_named_container_is_its_own_fixture(c: mine::Container) {
+    assert_eq!(c.0, "mine");
 }
 
 /// A fixture by type: a busybox server that becomes ready after about a second.

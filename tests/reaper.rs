@@ -18,7 +18,7 @@ const READY: &str = "READY ";
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn child_holds_resources() {
-    let meta = TestMeta::new("reaper::child_holds_resources", file!(), line!()).network(true);
+    let meta = TestMeta::new("reaper::child_holds_resources", file!(), line!()).per_test_network();
     run_test(meta, |ctx| async move {
         let c = common::hold_resources(&ctx).await;
         match std::env::var("REAPER_END").as_deref() {

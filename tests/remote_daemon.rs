@@ -19,7 +19,7 @@ use tokio::io::AsyncBufReadExt;
 #[ignore = "run as a child process against the second daemon by the test below"]
 fn inner_holds_resources_on_a_tcp_daemon() {
     let meta =
-        TestMeta::new("remote_daemon::inner_holds_resources", file!(), line!()).network(true);
+        TestMeta::new("remote_daemon::inner_holds_resources", file!(), line!()).per_test_network();
     run_test(meta, |ctx| async move {
         let daemon = testdock::daemon().await?;
         assert_eq!(daemon.topology(), &Topology::Remote);

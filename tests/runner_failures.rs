@@ -21,7 +21,7 @@ use testdock::{container_test, Container, Probe};
 #[container_test(
     image = common::busybox(),
     cmd = ["sh", "-c", "echo hello-from-diag; sleep 1000"],
-    ready = log("hello-from-diag")
+    ready = Probe::log("hello-from-diag")
 )]
 #[ignore = "run as a child process by a_panicking_body_* driver tests"]
 async fn child_body_panics(c: Container) {
@@ -77,7 +77,7 @@ async fn healthy(ctx: &TestContext) -> testdock::Result<Container> {
 #[container_test(
     image = common::busybox(),
     cmd = ["sh", "-c", "sleep 1; echo dying; exit 3"],
-    ready = log("never")
+    ready = Probe::log("never")
 )]
 #[ignore = "run as a child process by a_fixture_that_exits_before_ready_fails_the_test_and_both_containers_go"]
 async fn child_fixture_dies(#[from(healthy)] good: Container, dying: Container) {
@@ -95,7 +95,7 @@ async fn child_should_panic(c: Container) {
 #[container_test(
     image = common::busybox(),
     cmd = ["sh", "-c", "echo kept-for-debugging; exec sleep 1000"],
-    ready = log("kept-for-debugging")
+    ready = Probe::log("kept-for-debugging")
 )]
 #[ignore = "run as a child process by the keep_failed_* driver tests"]
 async fn child_kept_after_failure(c: Container) {

@@ -35,7 +35,7 @@ fn expand(
     let config = parse::options(args, &mut errors);
     parse::check_test_attributes(&function, &mut errors);
     let original = function.clone();
-    let fn_args = parse::arguments(&mut function, &config, &mut errors);
+    let fn_args = parse::arguments(&mut function, &mut errors);
     match errors.into_result() {
         Ok(()) => render::test(function, &config, &fn_args),
         Err(e) => {

@@ -11,19 +11,24 @@ use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, Meta, Pat, Token, Type};
 
 /// The options the attribute accepts, for error messages.
 pub(crate) const OPTIONS: &str =
-    "image, cmd, env, expose, ready, startup_timeout, timeout, network, crate";
+    "image, spec, cmd, env, expose, files, ready, startup_timeout, timeout, network, crate";
 
-/// Options that describe the inline container and so need `image`.
-const CONTAINER_OPTIONS: [&str; 5] = ["cmd", "env", "expose", "ready", "startup_timeout"];
+/// Options that refine the test's container and so need `image` or `spec`.
+const CONTAINER_OPTIONS: [&str; 6] = ["cmd", "env", "expose", "files", "ready", "startup_timeout"];
 
 /// Everything the attribute says, with spans.
 #[derive(Default)]
 pub(crate) struct Config {
     /// A string literal, or any expression that converts into `ImageSource`.
     pub(crate) image: Option<(Expr, Span)>,
+    /// An expression giving a `ContainerSpec`.
+    pub(crate) spec: Option<(Expr, Span)>,
     pub(crate) cmd: Option<(Vec<syn::LitStr>, Span)>,
     pub(crate) env: Option<(Vec<(String, String)>, Span)>,
     pub(crate) expose: Option<(Vec<syn::LitInt>, Span)>,
+    /// Expressions giving `InjectFile`s.
+    pub(crate) files: Option<(Vec<Expr>, Span)>,
+    /// An expression giving a `Probe` (or anything `Into<Probe>`), used verbatim.
     pub(crate) ready: Option<(Expr, Span)>,
     pub(crate) startup_timeout: Option<(Duration, Span)>,
     pub(crate) timeout: Option<(Duration, Span)>,
@@ -33,11 +38,10 @@ pub(crate) struct Config {
 
 /// How one argument of the test gets its value.
 pub(crate) enum Source {
-    /// The container described by the attribute's options.
-    Inline,
     /// `#[from(path)]`: an async fn taking `&TestContext`.
     From(syn::Path),
-    /// `<Type as Fixture>::setup`.
+    /// `<Type as Fixture>::setup`: the type decides (a `Container` argument takes the
+    /// container the attribute describes).
     Fixture,
 }
 
@@ -107,6 +111,16 @@ pub(crate) fn options(args: TokenStream, errors: &mut Errors) -> Config {
         }
         match name.as_str() {
             "image" => set!(image, image(value, errors)),
+            "spec" => set!(spec, expression(value, "spec", "my_spec()", errors)),
+            "files" => set!(
+                files,
+                array(value, &name, errors, |e, errs| expression(
+                    e,
+                    "files",
+                    "InjectFile::from_bytes(\"/etc/app.conf\", \"k=v\")",
+                    errs
+                ))
+            ),
             "cmd" => set!(
                 cmd,
                 array(value, &name, errors, |e, errs| string(e, "cmd", errs))
@@ -136,11 +150,21 @@ pub(crate) fn options(args: TokenStream, errors: &mut Errors) -> Config {
             ),
         }
     }
-    if config.image.is_none() {
+    if let (Some(_), Some((_, spec_span))) = (&config.image, &config.spec) {
+        errors.push(
+            *spec_span,
+            "give `image` or `spec`, not both: `spec = ...` is the whole container, \
+             `image = ...` starts one from an image",
+        );
+    }
+    if !config.has_container() {
         for (name, span) in config.container_options() {
             errors.push(
                 span,
-                format!("`{name}` describes the inline container and needs `image = \"...\"`"),
+                format!(
+                    "`{name}` refines the test's container and needs `image = \"...\"` \
+                     or `spec = ...`"
+                ),
             );
         }
     }
@@ -148,11 +172,25 @@ pub(crate) fn options(args: TokenStream, errors: &mut Errors) -> Config {
 }
 
 impl Config {
+    /// Whether the attribute describes the test's container.
+    pub(crate) fn has_container(&self) -> bool {
+        self.image.is_some() || self.spec.is_some()
+    }
+
+    /// The span of the option that describes the test's container.
+    pub(crate) fn container_span(&self) -> Option<Span> {
+        self.image
+            .as_ref()
+            .or(self.spec.as_ref())
+            .map(|(_, span)| *span)
+    }
+
     fn container_options(&self) -> Vec<(&'static str, Span)> {
         let spans = [
             self.cmd.as_ref().map(|c| c.1),
             self.env.as_ref().map(|c| c.1),
             self.expose.as_ref().map(|c| c.1),
+            self.files.as_ref().map(|c| c.1),
             self.ready.as_ref().map(|c| c.1),
             self.startup_timeout.as_ref().map(|c| c.1),
         ];
@@ -193,6 +231,20 @@ fn image(value: &Expr, errors: &mut Errors) -> Option<Expr> {
                 value.span(),
                 "`image` takes a string literal (`image = \"redis:7\"`) or an expression \
                  giving an image source (`image = my_image()`)",
+            );
+            None
+        }
+    }
+}
+
+/// Any expression but a literal (a spec or a file is built by code).
+fn expression(value: &Expr, name: &str, example: &str, errors: &mut Errors) -> Option<Expr> {
+    match lit(value) {
+        None => Some(value.clone()),
+        Some(_) => {
+            errors.push(
+                value.span(),
+                format!("`{name}` takes an expression, e.g. `{example}`, not a literal"),
             );
             None
         }
@@ -308,9 +360,11 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Reads the test function's arguments and removes their `#[from(...)]` attributes.
-pub(crate) fn arguments(item: &mut ItemFn, config: &Config, errors: &mut Errors) -> Vec<Arg> {
+///
+/// Which argument gets which fixture is decided by types, not names: an argument
+/// without `#[from]` is set up by its type's `Fixture` impl (see `render`).
+pub(crate) fn arguments(item: &mut ItemFn, errors: &mut Errors) -> Vec<Arg> {
     let mut args = Vec::new();
-    let mut inline_taken = false;
     for input in item.sig.inputs.iter_mut() {
         let FnArg::Typed(typed) = input else {
             errors.push(input.span(), "a test cannot take `self`");
@@ -329,34 +383,10 @@ pub(crate) fn arguments(item: &mut ItemFn, config: &Config, errors: &mut Errors)
             }
         }
         typed.attrs = kept;
-        let is_container = matches!(&*typed.ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "Container"));
-        let source = match from {
-            Some(path) => Source::From(path),
-            None if is_container && config.image.is_some() && !inline_taken => {
-                inline_taken = true;
-                Source::Inline
-            }
-            None if is_container => {
-                let why = if inline_taken {
-                    "the attribute describes one inline container, already given to an earlier argument"
-                } else {
-                    "no image is given"
-                };
-                errors.push(
-                    typed.ty.span(),
-                    format!(
-                        "this argument has no fixture ({why}): add `image = \"...\"` to the attribute, \
-                         or name a fixture fn with `#[from(fixture_fn)]`"
-                    ),
-                );
-                continue;
-            }
-            None => Source::Fixture,
-        };
         args.push(Arg {
             pat: (*typed.pat).clone(),
             ty: (*typed.ty).clone(),
-            source,
+            source: from.map_or(Source::Fixture, Source::From),
         });
     }
     args

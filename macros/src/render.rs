@@ -3,26 +3,9 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
-use syn::{Expr, ItemFn};
+use syn::ItemFn;
 
 use crate::parse::{Arg, Config, Source};
-
-/// Probe constructors that may be written without `Probe::` in `ready = ...`.
-const PROBES: [&str; 12] = [
-    "log",
-    "log_regex",
-    "tcp",
-    "http",
-    "exec",
-    "healthy",
-    "exit",
-    "delay",
-    "all",
-    "any",
-    "custom",
-    "none",
-];
 
 /// The expansion of a valid test.
 pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
@@ -50,12 +33,16 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
         let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
         meta.extend(quote!(.timeout(::core::time::Duration::new(#secs, #nanos))));
     }
-    if let Some((network, _)) = &config.network {
-        meta.extend(quote!(.network(#network)));
+    if let Some((true, _)) = &config.network {
+        meta.extend(quote!(.per_test_network()));
+    }
+    if config.has_container() {
+        let spec = container_spec(config, &krate);
+        meta.extend(quote!(.container(#spec)));
     }
 
     let pats: Vec<_> = args.iter().map(|a| &a.pat).collect();
-    let setups: Vec<TokenStream> = args.iter().map(|a| setup(a, config, &krate)).collect();
+    let setups: Vec<TokenStream> = args.iter().map(|a| setup(a, &krate)).collect();
     let start = if args.is_empty() {
         quote!()
     } else {
@@ -67,24 +54,9 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
     } else {
         quote!(#krate::__private::run_blocking(move || #body_name(#(#call_args),*)).await)
     };
-    // Checked outside the test fn too, so that `cargo build` (where `#[test]` items are
-    // compiled out) reports an argument type that is not a fixture, at the type.
-    let checks = args
-        .iter()
-        .filter(|a| matches!(a.source, Source::Fixture))
-        .map(|a| {
-            let ty = &a.ty;
-            quote_spanned! {ty.span()=>
-                const _: () = {
-                    fn __testdock_is_fixture<T: #krate::__private::Fixture>() {}
-                    fn __testdock_check() {
-                        __testdock_is_fixture::<#ty>();
-                    }
-                };
-            }
-        });
+    let checks = checks(config, args, &krate);
     quote! {
-        #(#checks)*
+        #checks
         #(#attrs)*
         #[::core::prelude::v1::test]
         #vis fn #name() {
@@ -98,25 +70,75 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
     }
 }
 
+/// Checks made outside the test fn (so that `cargo build`, where `#[test]` items are
+/// compiled out, reports them too), each at the token it is about: every argument
+/// without `#[from]` is a `Fixture`, and the test's container (the attribute's `image`
+/// or `spec`) goes to exactly one argument. Types decide, through
+/// `Fixture::IS_TEST_CONTAINER`: a user type that happens to be called `Container` is
+/// just another fixture.
+fn checks(config: &Config, args: &[Arg], krate: &TokenStream) -> TokenStream {
+    let fixtures: Vec<&syn::Type> = args
+        .iter()
+        .filter(|a| matches!(a.source, Source::Fixture))
+        .map(|a| &a.ty)
+        .collect();
+    let fixture = quote!(#krate::__private::Fixture);
+    let Some(span) = config.container_span() else {
+        // No container described: no argument may ask for one.
+        return fixtures
+            .iter()
+            .map(|ty| {
+                quote_spanned! {ty.span()=>
+                    const _: () = ::core::assert!(
+                        !<#ty as #fixture>::IS_TEST_CONTAINER,
+                        "this `Container` argument has no container to take: describe it with \
+                         `image = \"...\"` or `spec = ...` in the attribute, or name a fixture \
+                         fn with `#[from(fixture_fn)]`",
+                    );
+                }
+            })
+            .collect();
+    };
+    let count = fixtures.iter().map(|ty| {
+        quote_spanned!(ty.span()=> (<#ty as #fixture>::IS_TEST_CONTAINER as usize))
+    });
+    let count = quote!(0 #(+ #count)*);
+    quote_spanned! {span=>
+        const _: () = ::core::assert!(
+            #count >= 1,
+            "the attribute describes a container, but no argument takes it: add an \
+             argument of type `Container`",
+        );
+        const _: () = ::core::assert!(
+            #count <= 1,
+            "the attribute describes one container, but several `Container` arguments \
+             take it: give the others `#[from(fixture_fn)]`",
+        );
+    }
+}
+
 /// The future that produces one argument.
-fn setup(arg: &Arg, config: &Config, krate: &TokenStream) -> TokenStream {
+fn setup(arg: &Arg, krate: &TokenStream) -> TokenStream {
     let ty = &arg.ty;
     match &arg.source {
         Source::From(path) => quote_spanned!(path.span()=> #path(__testdock_ctx)),
         Source::Fixture => {
             quote_spanned!(ty.span()=> <#ty as #krate::__private::Fixture>::setup(__testdock_ctx))
         }
-        Source::Inline => {
-            let spec = inline_spec(config, krate);
-            quote!(#krate::__private::start_inline(__testdock_ctx, #spec))
-        }
     }
 }
 
-/// The `ContainerSpec` the attribute's options describe.
-fn inline_spec(config: &Config, krate: &TokenStream) -> TokenStream {
-    let image = config.image.as_ref().map(|(i, _)| i);
-    let mut spec = quote!(#krate::ContainerSpec::new(#image));
+/// The `ContainerSpec` the attribute's options describe: `spec = ...` or
+/// `ContainerSpec::new(image)`, refined by the other options. Expressions are used as
+/// written (nothing is rewritten), so they mean what they mean in ordinary code.
+fn container_spec(config: &Config, krate: &TokenStream) -> TokenStream {
+    let mut spec = match (&config.spec, &config.image) {
+        (Some((spec, _)), _) => {
+            quote_spanned!(spec.span()=> { let spec: #krate::ContainerSpec = #spec; spec })
+        }
+        (None, Some((image, _))) => quote!(#krate::ContainerSpec::new(#image)),
+        (None, None) => unreachable!("checked by has_container"),
+    };
     if let Some((cmd, _)) = &config.cmd {
         spec.extend(quote!(.cmd([#(#cmd),*])));
     }
@@ -130,48 +152,19 @@ fn inline_spec(config: &Config, krate: &TokenStream) -> TokenStream {
             spec.extend(quote!(.expose(#p)));
         }
     }
+    if let Some((files, _)) = &config.files {
+        for file in files {
+            spec.extend(quote_spanned!(file.span()=> .file(#file)));
+        }
+    }
     if let Some((ready, _)) = &config.ready {
-        let mut probe = ready.clone();
-        PrefixProbes { krate }.visit_expr_mut(&mut probe);
-        spec.extend(quote_spanned!(ready.span()=> .wait_for(#probe)));
+        spec.extend(quote_spanned!(ready.span()=> .wait_for(#ready)));
     }
     if let Some((d, _)) = &config.startup_timeout {
         let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
         spec.extend(quote!(.startup_timeout(::core::time::Duration::new(#secs, #nanos))));
     }
     spec
-}
-
-/// Rewrites `log("x")` into `::testdock::Probe::log("x")` (and so on for every probe
-/// constructor), and wraps the items of `all([...])`/`any([...])` in `Probe::from`.
-struct PrefixProbes<'a> {
-    krate: &'a TokenStream,
-}
-
-impl VisitMut for PrefixProbes<'_> {
-    fn visit_expr_mut(&mut self, expr: &mut Expr) {
-        syn::visit_mut::visit_expr_mut(self, expr);
-        let Expr::Call(call) = expr else { return };
-        let Expr::Path(func) = &*call.func else {
-            return;
-        };
-        let Some(ident) = func.path.get_ident() else {
-            return;
-        };
-        if !PROBES.contains(&ident.to_string().as_str()) {
-            return;
-        }
-        let krate = self.krate;
-        let is_composite = ident == "all" || ident == "any";
-        *call.func = syn::parse_quote_spanned!(ident.span()=> #krate::Probe::#ident);
-        if is_composite {
-            if let Some(Expr::Array(items)) = call.args.first_mut() {
-                for item in items.elems.iter_mut() {
-                    *item = syn::parse_quote!(#krate::Probe::from(#item));
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -47,10 +47,7 @@ where
     } else {
         None
     };
-    let ctx = TestContext {
-        test_id: meta.id.clone(),
-        network: network.clone(),
-    };
+    let ctx = TestContext::new(meta, network.clone());
     let limit = crate::timeouts::scaled(meta.timeout);
     let mut body = body_runtime.spawn(test(ctx));
     let verdict = match tokio::time::timeout(limit, &mut body).await {

@@ -64,11 +64,11 @@ fn a_duplicate_option_is_an_error() {
 }
 
 #[test]
-fn container_options_need_an_image() {
-    let (_, err) = parse(quote!(expose = [80], ready = log("x")));
+fn container_options_need_an_image_or_a_spec() {
+    let (_, err) = parse(quote!(expose = [80], ready = Probe::log("x")));
     let err = err.unwrap();
     assert!(
-        err.contains("`expose` describes the inline container and needs `image"),
+        err.contains("`expose` refines the test's container and needs `image = \"...\"` or `spec = ...`"),
         "{err}"
     );
 }
@@ -97,15 +97,14 @@ fn every_error_is_reported_not_just_the_first() {
 }
 
 #[test]
-fn arguments_get_their_sources() {
-    let (config, _) = parse(quote!(image = "x"));
+fn arguments_get_their_sources_from_their_attribute_or_their_type() {
     let mut item: ItemFn = syn::parse_quote! {
         async fn t(c: testdock::Container, #[from(make_db)] db: testdock::Container, r: Redis) {}
     };
     let mut errors = Errors::default();
-    let args = arguments(&mut item, &config, &mut errors);
+    let args = arguments(&mut item, &mut errors);
     assert!(errors.into_result().is_ok());
-    assert!(matches!(args[0].source, Source::Inline));
+    assert!(matches!(args[0].source, Source::Fixture));
     assert!(matches!(args[1].source, Source::From(_)));
     assert!(matches!(args[2].source, Source::Fixture));
     let text = quote!(#item).to_string();
@@ -116,15 +115,30 @@ fn arguments_get_their_sources() {
 }
 
 #[test]
-fn a_container_argument_without_a_fixture_is_an_error() {
-    let (config, _) = parse(quote!());
-    let mut item: ItemFn = syn::parse_quote!(
-        async fn t(c: Container) {}
-    );
-    let mut errors = Errors::default();
-    arguments(&mut item, &config, &mut errors);
-    let err = errors.into_result().unwrap_err().to_string();
-    assert!(err.contains("has no fixture"), "{err}");
+fn image_and_spec_together_are_an_error_at_spec() {
+    let (_, err) = parse(quote!(image = "x", spec = my_spec()));
+    let err = err.expect("an error");
+    assert!(err.contains("give `image` or `spec`, not both"), "{err}");
+}
+
+#[test]
+fn spec_and_files_take_expressions_not_literals() {
+    let (config, err) = parse(quote!(
+        spec = my_spec(),
+        files = [InjectFile::from_bytes("/a", "b"), config_file()]
+    ));
+    assert!(err.is_none(), "{err:?}");
+    assert!(config.has_container());
+    assert_eq!(config.files.map(|f| f.0.len()), Some(2));
+    let (_, err) = parse(quote!(spec = "x"));
+    assert!(err.expect("an error").contains("`spec` takes an expression"));
+}
+
+#[test]
+fn files_need_a_container() {
+    let (_, err) = parse(quote!(files = [f()]));
+    let err = err.expect("an error");
+    assert!(err.contains("`files` refines the test's container"), "{err}");
 }
 
 #[test]

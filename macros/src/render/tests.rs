@@ -12,7 +12,7 @@ fn the_expansion_is_one_call_into_the_runner() {
         quote!(
             image = "redis:7",
             expose = [6379],
-            ready = log("Ready"),
+            ready = Probe::log("Ready"),
             timeout = "30s"
         ),
         quote!(
@@ -27,7 +27,11 @@ fn the_expansion_is_one_call_into_the_runner() {
         "{out}"
     );
     assert!(
-        out.contains(":: testdock :: Probe :: log (\"Ready\")"),
+        out.contains(". wait_for (Probe :: log (\"Ready\"))"),
+        "{out}"
+    );
+    assert!(
+        out.contains(". container (:: testdock :: ContainerSpec :: new (\"redis:7\")"),
         "{out}"
     );
     assert!(out.contains(". expose (6379)"), "{out}");
@@ -36,14 +40,50 @@ fn the_expansion_is_one_call_into_the_runner() {
 }
 
 #[test]
-fn composite_probes_wrap_their_items() {
+fn probe_expressions_are_used_as_written() {
     let out = expand(
-        quote!(image = "x", ready = all([log("a").times(2), tcp(80)])),
+        quote!(image = "x", ready = Probe::custom("c", |c| async move { log(c) })),
         quote!(
             async fn t(c: Container) {}
         ),
     );
-    assert!(out.contains(":: testdock :: Probe :: all ([:: testdock :: Probe :: from (:: testdock :: Probe :: log (\"a\") . times (2))"), "{out}");
+    assert!(
+        out.contains(". wait_for (Probe :: custom (\"c\" , | c | async move { log (c) }))"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_spec_and_files_become_the_test_container() {
+    let out = expand(
+        quote!(spec = my_spec(), files = [config_file()], network = true),
+        quote!(
+            async fn t(c: Container) {}
+        ),
+    );
+    assert!(
+        out.contains("let spec : :: testdock :: ContainerSpec = my_spec () ; spec } . file (config_file ())"),
+        "{out}"
+    );
+    assert!(out.contains(". per_test_network ()"), "{out}");
+}
+
+#[test]
+fn types_decide_which_argument_takes_the_container() {
+    let out = expand(
+        quote!(image = "x"),
+        quote!(
+            async fn t(a: Container, b: Redis) {}
+        ),
+    );
+    assert!(
+        out.contains("< Container as :: testdock :: __private :: Fixture > :: IS_TEST_CONTAINER as usize"),
+        "{out}"
+    );
+    assert!(
+        out.contains("< Redis as :: testdock :: __private :: Fixture > :: setup"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-#[testdock::container_test(expose = [80], ready = log("up"))]
+#[testdock::container_test(expose = [80], ready = Probe::log("up"))]
 async fn t() {}
 
 fn main() {}

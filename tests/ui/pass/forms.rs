@@ -1,5 +1,5 @@
 use testdock::runner::{Fixture, TestContext};
-use testdock::{container_test, Container};
+use testdock::{container_test, Container, ContainerSpec, InjectFile, Probe};
 
 struct Db(Container);
 
@@ -13,12 +13,28 @@ async fn other_db(ctx: &TestContext) -> testdock::Result<Db> {
     Db::setup(ctx).await
 }
 
+/// A user type that happens to be called `Container`: just another fixture.
+mod mine {
+    pub struct Container;
+
+    impl testdock::runner::Fixture for Container {
+        async fn setup(_: &testdock::runner::TestContext) -> testdock::Result<Self> {
+            Ok(Container)
+        }
+    }
+}
+
+fn my_spec() -> ContainerSpec {
+    ContainerSpec::new("redis:7").expose(6379)
+}
+
 #[container_test(
     image = "redis:7",
     cmd = ["redis-server"],
     env = ["MODE=test"],
     expose = [6379],
-    ready = all([log("Ready").times(2), tcp(6379)]),
+    files = [InjectFile::from_bytes("/etc/app.conf", "k=v\n").mode(0o600)],
+    ready = Probe::all([Probe::log("Ready").times(2), Probe::tcp(6379)]),
     startup_timeout = "20s",
     timeout = "1m"
 )]
@@ -26,9 +42,14 @@ async fn inline(c: Container) {
     let _ = c;
 }
 
+#[container_test(spec = my_spec(), ready = Probe::tcp(6379))]
+async fn whole_spec(db: Db, c: Container) {
+    let _ = (db, c);
+}
+
 #[container_test(network = true)]
-async fn fixtures(a: Db, #[from(other_db)] b: Db) -> Result<(), String> {
-    let _ = (a, b);
+async fn fixtures(a: Db, #[from(other_db)] b: Db, c: mine::Container) -> Result<(), String> {
+    let _ = (a, b, c);
     Ok(())
 }
 
