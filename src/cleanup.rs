@@ -18,7 +18,6 @@ pub(crate) mod sweep;
 
 pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
-pub(crate) use ownership::LocalFacts;
 pub use ownership::{Ownership, Unproven};
 pub(crate) use remove::{remove_container, Target};
 pub(crate) use scope::Scope;
@@ -33,5 +32,5 @@ pub(crate) const TEARDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// per process, the sweep of stale resources left by runs that died.
 pub(crate) async fn before_first_resource() {
     reaper::ensure_started().await;
-    crate::prune::sweep_stale_once();
+    sweep::sweep_stale_once();
 }

@@ -6,7 +6,6 @@
 //! the shared client works from any tokio runtime, including the one each
 //! `#[tokio::test]` makes and drops.
 
-mod context;
 mod endpoint;
 mod topology;
 

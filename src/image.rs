@@ -220,7 +220,7 @@ where
         && !key.starts_with("testdock/reaper:")
         && remove_images_at_exit()
     {
-        crate::cleanup::reaper::remove_image_at_exit(key).await;
+        crate::at_exit::remove_image(key).await;
     }
     Ok(true)
 }

@@ -76,7 +76,7 @@ static OWNER_ID: Lazy<String> = Lazy::new(|| {
 /// `<pid>-<start time>[-<pid namespace>]`: pids and start times repeat across pid
 /// namespaces (every job container has a pid 1), so the namespace makes it unique.
 fn owner_value(pid: u32, start: u64) -> String {
-    match crate::cleanup::LocalFacts::system().pid_namespace {
+    match crate::procfs::LocalFacts::system().pid_namespace {
         Some(namespace) => format!("{pid}-{start}-{namespace}"),
         None => format!("{pid}-{start}"),
     }
@@ -84,7 +84,7 @@ fn owner_value(pid: u32, start: u64) -> String {
 
 /// This process's `/proc`, if it has one of its own pid namespace.
 fn own_proc() -> Option<&'static crate::procfs::Procfs> {
-    crate::cleanup::LocalFacts::system().proc.as_ref()
+    crate::procfs::LocalFacts::system().proc.as_ref()
 }
 
 /// The id of this test session: `TESTDOCK_SESSION` if set, else derived from the parent
@@ -158,10 +158,10 @@ pub(crate) fn current_test_id() -> String {
 /// The labels every resource of `test_id` carries. The host and pid namespace are
 /// left out where this process cannot know them: such owners are never judged dead.
 pub(crate) fn standard(test_id: &str) -> HashMap<String, String> {
-    standard_with(test_id, crate::cleanup::LocalFacts::system())
+    standard_with(test_id, crate::procfs::LocalFacts::system())
 }
 
-fn standard_with(test_id: &str, facts: &crate::cleanup::LocalFacts) -> HashMap<String, String> {
+fn standard_with(test_id: &str, facts: &crate::procfs::LocalFacts) -> HashMap<String, String> {
     let mut labels = HashMap::from([
         (MANAGED_BY.to_owned(), MANAGED_BY_VALUE.to_owned()),
         (SESSION.to_owned(), session_id().to_owned()),
@@ -185,6 +185,20 @@ pub fn session_filter() -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// Docker list filters selecting this process's resources of `test_id`.
+pub(crate) fn test_filter(test_id: &str) -> HashMap<String, Vec<String>> {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![
+            format!("{}={test_id}", TEST),
+            format!("{}={}", SESSION, session_id()),
+            // The owner, not the pid: pids repeat across pid namespaces (every job
+            // container has a pid 1), and a test of the same name may run in several.
+            format!("{}={}", OWNER, owner_id()),
+        ],
+    )])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +218,7 @@ mod tests {
     #[test]
     fn without_proc_no_host_or_namespace_is_claimed() {
         // Docker Desktop's host side: nothing could ever prove this owner dead.
-        let facts = crate::cleanup::LocalFacts::read(crate::procfs::Procfs::at("/nonexistent"), 1);
+        let facts = crate::procfs::LocalFacts::read(crate::procfs::Procfs::at("/nonexistent"), 1);
         let labels = standard_with("t", &facts);
         assert!(!labels.contains_key(HOST));
         assert!(!labels.contains_key(PID_NAMESPACE));

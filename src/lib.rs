@@ -125,6 +125,7 @@
 #![deny(unsafe_code)]
 
 mod archive;
+mod at_exit;
 mod cleanup;
 mod container;
 pub mod docker;

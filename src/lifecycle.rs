@@ -19,6 +19,32 @@ use crate::probe::Probe;
 use crate::readiness::{self, Failure, Observations};
 use crate::spec::ContainerSpec;
 
+// `start` lives here, by the engine it drives, so that the spec (a plain description)
+// does not depend on the lifecycle.
+impl ContainerSpec {
+    /// Starts a container from this spec and waits until its probe passes.
+    ///
+    /// Steps, all within the spec's startup timeout (image preparation excepted):
+    /// create (labelled, ports published on `127.0.0.1`), copy the injected files in
+    /// one `put_archive`, start, then wait for readiness while watching for the
+    /// container to exit. On any failure the container is removed before the error is
+    /// returned, and the error carries its last log lines.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// use testdock::{ContainerSpec, Probe};
+    /// let c = ContainerSpec::new("redis:7")
+    ///     .wait_for(Probe::log("Ready"))
+    ///     .start()
+    ///     .await?;
+    /// c.remove().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(self) -> Result<Container> {
+        start(self).await
+    }
+}
+
 /// Starts a container from `spec`: see [`ContainerSpec::start`].
 pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
     let daemon = crate::docker::daemon().await?;

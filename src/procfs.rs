@@ -9,6 +9,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+use once_cell::sync::Lazy;
+
 /// The inode of the kernel's initial pid namespace (`PROC_PID_INIT_INO`): a process in
 /// it is on the host, not in a container or an `unshare --pid` namespace.
 pub(crate) const INITIAL_PID_NAMESPACE: u64 = 0xEFFF_FFFC;
@@ -97,6 +99,42 @@ pub(crate) fn parse_owner(owner: &str) -> Option<(u32, u64)> {
     let pid = parts.next()?.parse().ok()?;
     let start = parts.next()?.parse().ok()?;
     Some((pid, start))
+}
+
+/// What this process can see of processes: the facts an owner's labels are checked against.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalFacts {
+    /// This host's boot id.
+    pub(crate) boot_id: Option<String>,
+    /// This process's pid namespace (inode).
+    pub(crate) pid_namespace: Option<u64>,
+    /// The `/proc` of that namespace, when it is mounted and really is that namespace's.
+    pub(crate) proc: Option<Procfs>,
+}
+
+impl LocalFacts {
+    /// Reads the facts from `proc` for the process whose own pid is `pid`.
+    pub(crate) fn read(proc: Procfs, pid: u32) -> Self {
+        let own = proc.is_own(pid);
+        LocalFacts {
+            boot_id: proc.boot_id(),
+            pid_namespace: if own { proc.pid_namespace() } else { None },
+            proc: own.then_some(proc),
+        }
+    }
+
+    /// This process's facts, read once.
+    pub(crate) fn system() -> &'static LocalFacts {
+        static FACTS: Lazy<LocalFacts> =
+            Lazy::new(|| LocalFacts::read(Procfs::system(), std::process::id()));
+        &FACTS
+    }
+
+    /// Whether this process is in the host's initial pid namespace, so a watchdog it
+    /// starts dies only with the host (not with a container or a namespace's pid 1).
+    pub(crate) fn in_initial_pid_namespace(&self) -> bool {
+        self.pid_namespace == Some(INITIAL_PID_NAMESPACE)
+    }
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@
 //! # let _ = removed; Ok(()) }
 //! ```
 
-use std::time::Duration;
-
 use crate::cleanup::sweep;
 use crate::error::Result;
 use crate::labels;
@@ -79,30 +77,4 @@ pub async fn prune(what: Prune) -> Result<Vec<Resource>> {
         .collect();
     sweep::remove(daemon.client(), &chosen).await?;
     Ok(chosen)
-}
-
-/// Removes stale resources in the background, once per process, bounded in time. Run
-/// at first use, so a run that was killed before its reaper acted leaves nothing for
-/// long; live runs, other namespaces' and other hosts' runs, and kept containers are
-/// untouched.
-pub(crate) fn sweep_stale_once() {
-    static SWEPT: std::sync::Once = std::sync::Once::new();
-    SWEPT.call_once(|| {
-        let sweep = async {
-            match tokio::time::timeout(Duration::from_secs(20), prune(Prune::Stale)).await {
-                Ok(Ok(removed)) if !removed.is_empty() => eprintln!(
-                    "testdock: removed {} stale resource(s) of runs that died: {}",
-                    removed.len(),
-                    removed
-                        .iter()
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                Ok(Err(e)) => eprintln!("testdock: the stale sweep failed: {e}"),
-                _ => {}
-            }
-        };
-        let _ = crate::cleanup::spawn_detached(sweep);
-    });
 }

@@ -330,28 +330,6 @@ impl ContainerSpec {
         self
     }
 
-    /// Starts a container from this spec and waits until its probe passes.
-    ///
-    /// Steps, all within the spec's startup timeout (image preparation excepted):
-    /// create (labelled, ports published on `127.0.0.1`), copy the injected files in
-    /// one `put_archive`, start, then wait for readiness while watching for the
-    /// container to exit. On any failure the container is removed before the error is
-    /// returned, and the error carries its last log lines.
-    ///
-    /// ```no_run
-    /// # async fn demo() -> testdock::Result<()> {
-    /// use testdock::{ContainerSpec, Probe};
-    /// let c = ContainerSpec::new("redis:7")
-    ///     .wait_for(Probe::log("Ready"))
-    ///     .start()
-    ///     .await?;
-    /// c.remove().await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn start(self) -> crate::Result<crate::Container> {
-        crate::lifecycle::start(self).await
-    }
-
     /// The image this spec starts from.
     pub fn image(&self) -> &ImageSource {
         &self.image

@@ -34,7 +34,10 @@ fn echo_spec() -> ContainerSpec {
     timeout = "60s"
 )]
 async fn a_spec_and_files_from_the_attribute_make_the_test_container(c: Container) {
-    let out = c.exec(Exec::new(["stat", "-c", "%a", "/etc/app.conf"])).await.unwrap();
+    let out = c
+        .exec(Exec::new(["stat", "-c", "%a", "/etc/app.conf"]))
+        .await
+        .unwrap();
     assert_eq!(out.stdout_text(), "640\n");
     let labels = c.inspect().await.unwrap().config.unwrap().labels.unwrap();
     assert_eq!(labels.get("made-by").map(String::as_str), Some("echo_spec"));

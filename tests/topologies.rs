@@ -111,7 +111,8 @@ async fn a_test_in_a_job_container_reaches_its_service_and_leaves_nothing() {
 #[test]
 #[ignore = "run as a child process by the tests below"]
 fn inner_holds_resources_then_sweeps() {
-    let meta = TestMeta::new("topologies::inner_holds_resources", file!(), line!()).per_test_network();
+    let meta =
+        TestMeta::new("topologies::inner_holds_resources", file!(), line!()).per_test_network();
     run_test(meta, |ctx| async move {
         let c = common::hold_resources(&ctx).await;
         if std::env::var_os("INNER_SLEEP").is_some() {

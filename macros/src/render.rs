@@ -99,9 +99,9 @@ fn checks(config: &Config, args: &[Arg], krate: &TokenStream) -> TokenStream {
             })
             .collect();
     };
-    let count = fixtures.iter().map(|ty| {
-        quote_spanned!(ty.span()=> (<#ty as #fixture>::IS_TEST_CONTAINER as usize))
-    });
+    let count = fixtures
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> (<#ty as #fixture>::IS_TEST_CONTAINER as usize)));
     let count = quote!(0 #(+ #count)*);
     quote_spanned! {span=>
         const _: () = ::core::assert!(

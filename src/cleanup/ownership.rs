@@ -18,50 +18,12 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use once_cell::sync::Lazy;
-
 use crate::labels;
-use crate::procfs::{parse_owner, Procfs};
+use crate::procfs::{parse_owner, LocalFacts};
 
 /// How old a resource must be before a dead owner makes it stale, in seconds: covers a
 /// clock step and a resource labelled just before its owner's `/proc` entry is read.
 pub(crate) const GRACE_SECS: i64 = 10;
-
-/// What this process can see of processes: the facts an owner's labels are checked against.
-#[derive(Debug, Clone)]
-pub(crate) struct LocalFacts {
-    /// This host's boot id.
-    pub(crate) boot_id: Option<String>,
-    /// This process's pid namespace (inode).
-    pub(crate) pid_namespace: Option<u64>,
-    /// The `/proc` of that namespace, when it is mounted and really is that namespace's.
-    pub(crate) proc: Option<Procfs>,
-}
-
-impl LocalFacts {
-    /// Reads the facts from `proc` for the process whose own pid is `pid`.
-    pub(crate) fn read(proc: Procfs, pid: u32) -> Self {
-        let own = proc.is_own(pid);
-        LocalFacts {
-            boot_id: proc.boot_id(),
-            pid_namespace: if own { proc.pid_namespace() } else { None },
-            proc: own.then_some(proc),
-        }
-    }
-
-    /// This process's facts, read once.
-    pub(crate) fn system() -> &'static LocalFacts {
-        static FACTS: Lazy<LocalFacts> =
-            Lazy::new(|| LocalFacts::read(Procfs::system(), std::process::id()));
-        &FACTS
-    }
-
-    /// Whether this process is in the host's initial pid namespace, so a watchdog it
-    /// starts dies only with the host (not with a container or a namespace's pid 1).
-    pub(crate) fn in_initial_pid_namespace(&self) -> bool {
-        self.pid_namespace == Some(crate::procfs::INITIAL_PID_NAMESPACE)
-    }
-}
 
 /// Whether a resource's owner is known to be alive, known to be dead, or neither.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,7 +45,7 @@ impl Kind {
     pub(crate) fn choose(
         forced: Option<&str>,
         topology: &Topology,
-        facts: &super::LocalFacts,
+        facts: &crate::procfs::LocalFacts,
     ) -> Result<Kind, String> {
         match forced.map(str::trim) {
             Some("local") => return Ok(Kind::Local),
@@ -98,12 +98,12 @@ async fn start() -> Channel {
     let kind = match Kind::choose(
         forced.as_deref(),
         daemon.topology(),
-        super::LocalFacts::system(),
+        crate::procfs::LocalFacts::system(),
     ) {
         Ok(kind) => kind,
         Err(message) => {
             eprintln!("testdock: {message}; choosing the reaper by itself");
-            Kind::choose(None, daemon.topology(), super::LocalFacts::system())
+            Kind::choose(None, daemon.topology(), crate::procfs::LocalFacts::system())
                 .unwrap_or(Kind::Local)
         }
     };
@@ -172,11 +172,15 @@ impl Instructions {
 
 #[allow(unsafe_code)]
 mod entry {
-    // SAFETY (of running before main): the constructor only reads environment
-    // variables; when none is set (every process but a reaper) it returns at once and
+    // SAFETY (of running before main): the constructor only installs the image
+    // remover (a `OnceLock` store) and reads environment variables; when none is set (every process but a reaper) it returns at once and
     // the program starts as usual. A reaper never returns from it: it exits.
     #[ctor::ctor(unsafe)]
     fn become_reaper_if_asked() {
+        // A store into a `OnceLock`: safe before main too.
+        crate::at_exit::install_image_remover(|reference| {
+            Box::pin(async move { super::remove_image_at_exit(&reference).await })
+        });
         if let Ok(owner) = std::env::var(super::local::OWNER_ENV) {
             super::local::run(&owner);
         }
@@ -192,7 +196,7 @@ mod entry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cleanup::LocalFacts;
+    use crate::procfs::LocalFacts;
     use crate::procfs::INITIAL_PID_NAMESPACE;
 
     fn facts(namespace: Option<u64>) -> LocalFacts {

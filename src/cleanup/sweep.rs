@@ -10,10 +10,11 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 
-use super::ownership::{judge, LocalFacts, Ownership};
+use super::ownership::{judge, Ownership};
 use super::{remove_container, Target};
 use crate::error::{status_of, Error, Result};
 use crate::labels;
+use crate::procfs::LocalFacts;
 
 /// What kind of resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,4 +224,43 @@ pub(crate) async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()
         }
     }
     Ok(())
+}
+
+/// Removes stale resources in the background, once per process, bounded in time. Run
+/// at first use, so a run that was killed before its reaper acted leaves nothing for
+/// long; live runs, other namespaces' and other hosts' runs, kept containers and this
+/// process's own session (its reapers own that) are untouched.
+pub(crate) fn sweep_stale_once() {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    SWEPT.call_once(|| {
+        let sweep = async {
+            let removed = tokio::time::timeout(Duration::from_secs(20), async {
+                let daemon = crate::docker::daemon().await?;
+                let own_session = labels::session_id();
+                let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+                let stale: Vec<Resource> = list(daemon.client(), &[managed])
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.is_stale() && r.session != own_session)
+                    .collect();
+                remove(daemon.client(), &stale).await?;
+                Ok::<_, Error>(stale)
+            })
+            .await;
+            match removed {
+                Ok(Ok(removed)) if !removed.is_empty() => eprintln!(
+                    "testdock: removed {} stale resource(s) of runs that died: {}",
+                    removed.len(),
+                    removed
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                Ok(Err(e)) => eprintln!("testdock: the stale sweep failed: {e}"),
+                _ => {}
+            }
+        };
+        let _ = super::spawn_detached(sweep);
+    });
 }

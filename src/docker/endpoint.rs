@@ -40,7 +40,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::context;
+mod context;
 
 /// Everything resolution reads from the process environment, captured once.
 #[derive(Debug, Clone, Default)]

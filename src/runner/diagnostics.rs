@@ -7,11 +7,9 @@ use std::path::PathBuf;
 use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
 
-use super::scope::test_filter;
-
 /// Prints and writes the diagnostics of `test_id`'s containers.
 pub(super) async fn report(docker: &Docker, test_id: &str, headline: &str) {
-    let filter = test_filter(test_id);
+    let filter = crate::labels::test_filter(test_id);
     let containers = match docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()

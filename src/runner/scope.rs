@@ -111,20 +111,6 @@ fn keep_failed() -> bool {
     std::env::var(super::KEEP_FAILED_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// Filters selecting this process's resources of `test_id`.
-pub(super) fn test_filter(test_id: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([(
-        "label".to_owned(),
-        vec![
-            format!("{}={test_id}", labels::TEST),
-            format!("{}={}", labels::SESSION, labels::session_id()),
-            // The owner, not the pid: pids repeat across pid namespaces (every job
-            // container has a pid 1), and a test of the same name may run in several.
-            format!("{}={}", labels::OWNER, labels::owner_id()),
-        ],
-    )])
-}
-
 async fn create_network(docker: &Docker, test_id: &str) -> Result<String, bollard::errors::Error> {
     let name = format!("testdock-net-{}", labels::random_hex(10));
     let request = NetworkCreateRequest {
@@ -142,7 +128,7 @@ async fn teardown(
     test_id: &str,
     network: Option<&str>,
 ) -> Result<(), bollard::errors::Error> {
-    let filter = test_filter(test_id);
+    let filter = labels::test_filter(test_id);
     let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
@@ -237,7 +223,7 @@ impl Drop for BlockingBody {
 /// container belongs to no one, so no reaper or sweep removes it; `testdock prune
 /// --kept` does. Returns the new names.
 async fn keep_containers(docker: &Docker, test_id: &str) -> Vec<String> {
-    let filter = test_filter(test_id);
+    let filter = labels::test_filter(test_id);
     let options = ListContainersOptionsBuilder::default()
         .all(true)
         .filters(&filter)

@@ -68,7 +68,9 @@ fn container_options_need_an_image_or_a_spec() {
     let (_, err) = parse(quote!(expose = [80], ready = Probe::log("x")));
     let err = err.unwrap();
     assert!(
-        err.contains("`expose` refines the test's container and needs `image = \"...\"` or `spec = ...`"),
+        err.contains(
+            "`expose` refines the test's container and needs `image = \"...\"` or `spec = ...`"
+        ),
         "{err}"
     );
 }
@@ -131,14 +133,19 @@ fn spec_and_files_take_expressions_not_literals() {
     assert!(config.has_container());
     assert_eq!(config.files.map(|f| f.0.len()), Some(2));
     let (_, err) = parse(quote!(spec = "x"));
-    assert!(err.expect("an error").contains("`spec` takes an expression"));
+    assert!(err
+        .expect("an error")
+        .contains("`spec` takes an expression"));
 }
 
 #[test]
 fn files_need_a_container() {
     let (_, err) = parse(quote!(files = [f()]));
     let err = err.expect("an error");
-    assert!(err.contains("`files` refines the test's container"), "{err}");
+    assert!(
+        err.contains("`files` refines the test's container"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -42,7 +42,10 @@ fn the_expansion_is_one_call_into_the_runner() {
 #[test]
 fn probe_expressions_are_used_as_written() {
     let out = expand(
-        quote!(image = "x", ready = Probe::custom("c", |c| async move { log(c) })),
+        quote!(
+            image = "x",
+            ready = Probe::custom("c", |c| async move { log(c) })
+        ),
         quote!(
             async fn t(c: Container) {}
         ),
@@ -62,7 +65,9 @@ fn a_spec_and_files_become_the_test_container() {
         ),
     );
     assert!(
-        out.contains("let spec : :: testdock :: ContainerSpec = my_spec () ; spec } . file (config_file ())"),
+        out.contains(
+            "let spec : :: testdock :: ContainerSpec = my_spec () ; spec } . file (config_file ())"
+        ),
         "{out}"
     );
     assert!(out.contains(". per_test_network ()"), "{out}");
@@ -77,7 +82,9 @@ fn types_decide_which_argument_takes_the_container() {
         ),
     );
     assert!(
-        out.contains("< Container as :: testdock :: __private :: Fixture > :: IS_TEST_CONTAINER as usize"),
+        out.contains(
+            "< Container as :: testdock :: __private :: Fixture > :: IS_TEST_CONTAINER as usize"
+        ),
         "{out}"
     );
     assert!(

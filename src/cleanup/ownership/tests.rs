@@ -5,6 +5,7 @@ use std::os::unix::fs::symlink;
 use std::path::Path;
 
 use super::*;
+use crate::procfs::Procfs;
 
 const BOOT: &str = "11111111-2222-3333-4444-555555555555";
 const NAMESPACE: u64 = 4026532001;

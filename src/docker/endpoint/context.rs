@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::endpoint::{parse_docker_host, Candidate, ConfigError, EnvSnapshot, Origin, TlsFiles};
+use super::{parse_docker_host, Candidate, ConfigError, EnvSnapshot, Origin, TlsFiles};
 
 /// The name the Docker CLI gives to "no context".
 const DEFAULT_CONTEXT: &str = "default";
