@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 
+use crate::host_tree::{self, host_mode, HostNode};
 use crate::inject::{InjectFile, Source};
 
 /// Writes a tar archive into memory, with GNU headers (long paths, large ids).
@@ -136,6 +137,23 @@ pub(crate) fn injection_archive(files: &[InjectFile]) -> Result<Vec<u8>, InjectA
     })
 }
 
+/// [`injection_archive`] on a blocking thread: it reads host files and walks host
+/// directories, which must not stall the async runtime's workers.
+pub(crate) async fn injection_archive_async(
+    files: Vec<InjectFile>,
+) -> Result<Vec<u8>, InjectArchiveError> {
+    match tokio::task::spawn_blocking(move || injection_archive(&files)).await {
+        Ok(archive) => archive,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(InjectArchiveError::Host {
+            action: "archive",
+            path: "/".into(),
+            target: "/".into(),
+            source: io::Error::other(e),
+        }),
+    }
+}
+
 /// Appends one injected file (or directory tree) to `tar`.
 pub(crate) fn append_inject(
     tar: &mut TarWriter,
@@ -193,35 +211,25 @@ pub(crate) fn append_inject(
     })
 }
 
-fn host_mode(meta: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o7777
-}
-
-/// Adds `host` and everything below it at `rel`, in sorted order.
+/// Adds `host` and everything below it at `rel` (see [`crate::host_tree`]).
 fn add_host_dir(tar: &mut TarWriter, rel: &str, host: &Path, file: &InjectFile) -> io::Result<()> {
     let meta = std::fs::symlink_metadata(host)?;
     tar.dir(rel, host_mode(&meta), file.uid, file.gid)?;
-    let mut entries = std::fs::read_dir(host)?.collect::<io::Result<Vec<_>>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let child_rel = format!("{rel}/{}", entry.file_name().to_string_lossy());
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path)?;
-        let kind = meta.file_type();
-        if kind.is_symlink() {
-            let target = std::fs::read_link(&path)?;
-            tar.symlink(&child_rel, &target.to_string_lossy(), file.uid, file.gid)?;
-        } else if kind.is_dir() {
-            add_host_dir(tar, &child_rel, &path, file)?;
-        } else if kind.is_file() {
-            let data = std::fs::read(&path)?;
-            let mode = file.mode.unwrap_or_else(|| host_mode(&meta));
-            tar.file(&child_rel, &data, mode, file.uid, file.gid)?;
+    let mut written = Ok(());
+    host_tree::walk(host, rel, &host_tree::everything, &mut |child, node| {
+        if written.is_err() {
+            return;
         }
-        // Sockets, fifos and devices are skipped: they cannot be copied as content.
-    }
-    Ok(())
+        written = match node {
+            HostNode::Symlink { target } => tar.symlink(&child, &target, file.uid, file.gid),
+            HostNode::Dir { mode } => tar.dir(&child, mode, file.uid, file.gid),
+            HostNode::File { data, mode } => {
+                tar.file(&child, &data, file.mode.unwrap_or(mode), file.uid, file.gid)
+            }
+        };
+    })
+    .map_err(|e| e.source)?;
+    written
 }
 
 /// What an archive entry is.

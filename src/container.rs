@@ -1,6 +1,6 @@
 //! [`Container`]: the handle to a started container.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -115,16 +115,14 @@ impl Container {
     /// The host address of TCP `port`, ready for `TcpStream::connect`.
     pub fn addr(&self, port: u16) -> Result<SocketAddr> {
         let host_port = self.host_port(port)?;
-        (self.host.as_str(), host_port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| Error::Config {
-                message: format!(
-                    "cannot resolve the daemon host `{}`; set TESTDOCK_HOST to an IP address",
-                    self.host
-                ),
-            })
+        // The host was resolved when the daemon was reached: no DNS here.
+        let ip: IpAddr = self.host.parse().map_err(|_| Error::Config {
+            message: format!(
+                "cannot resolve the daemon host `{}`; set TESTDOCK_HOST to an IP address",
+                self.host
+            ),
+        })?;
+        Ok(SocketAddr::new(ip, host_port))
     }
 
     fn error(&self, step: Step, started: Instant, source: bollard::errors::Error) -> Error {
@@ -236,8 +234,9 @@ impl Container {
     pub async fn write_files(&self, files: impl IntoIterator<Item = InjectFile>) -> Result<()> {
         let started = Instant::now();
         let files: Vec<InjectFile> = files.into_iter().collect();
-        let archive =
-            crate::archive::injection_archive(&files).map_err(|e| e.into_error(self.name()))?;
+        let archive = crate::archive::injection_archive_async(files)
+            .await
+            .map_err(|e| e.into_error(self.name()))?;
         let options = UploadToContainerOptionsBuilder::default().path("/").build();
         self.docker
             .upload_to_container(&self.id, Some(options), bollard::body_full(archive.into()))

@@ -51,7 +51,9 @@ impl Daemon {
     }
 
     /// The host on which published container ports are reachable: `127.0.0.1` for a
-    /// local socket, the daemon's host for `tcp://`, or `TESTDOCK_HOST` if set. In a job
+    /// local socket, the daemon's host for `tcp://`, or `TESTDOCK_HOST` if set; a host
+    /// name is resolved once, when the daemon is first reached, and this is its address
+    /// (the name stays in [`Daemon::endpoint`]). In a job
     /// container of the same daemon, containers are reached on their own IP instead
     /// (see [`Daemon::topology`]).
     pub fn host(&self) -> &str {
@@ -108,11 +110,21 @@ async fn connect_from_env() -> Result<Daemon> {
     for candidate in candidates {
         match connect(&candidate.endpoint).await {
             Ok(client) => {
-                let host = mapped_port_host(&env, &candidate.endpoint);
+                // Names are resolved here, once and without blocking a worker, so
+                // that addresses handed out later (`Container::addr`) need no DNS.
+                let mut host = mapped_port_host(&env, &candidate.endpoint);
+                if let Some(ip) = topology::resolve(&host).await {
+                    host = ip.to_string();
+                }
+                let tcp_ip = match topology::tcp_host(&candidate.endpoint) {
+                    Some(name) => topology::resolve(name).await,
+                    None => None,
+                };
                 let topology = topology::detect(&client, &candidate.endpoint).await;
                 let bind = topology::bind_address(
                     std::env::var("TESTDOCK_BIND").ok().as_deref(),
                     &candidate.endpoint,
+                    tcp_ip,
                 );
                 return Ok(Daemon {
                     client,

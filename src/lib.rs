@@ -131,6 +131,7 @@ mod container;
 pub mod docker;
 mod error;
 mod exec;
+mod host_tree;
 mod image;
 mod inject;
 pub mod labels;

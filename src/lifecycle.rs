@@ -68,7 +68,11 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
     let archive = if spec.files.is_empty() {
         None
     } else {
-        Some(crate::archive::injection_archive(&spec.files).map_err(|e| e.into_error(&planned))?)
+        Some(
+            crate::archive::injection_archive_async(spec.files.clone())
+                .await
+                .map_err(|e| e.into_error(&planned))?,
+        )
     };
     let image = crate::image::ensure(docker, &spec.image).await?;
 

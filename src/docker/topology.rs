@@ -161,31 +161,51 @@ pub(crate) async fn detect(docker: &Docker, endpoint: &Endpoint) -> Topology {
     Topology::Host
 }
 
+/// The host part of a TCP endpoint (`docker` in `tcp://docker:2375`).
+pub(crate) fn tcp_host(endpoint: &Endpoint) -> Option<&str> {
+    let Endpoint::Tcp { addr, .. } = endpoint else {
+        return None;
+    };
+    Some(match addr.strip_prefix('[') {
+        Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
+        None => addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h),
+    })
+}
+
+/// Resolves a host name without blocking a runtime worker (IPv4 first, as published
+/// ports are); `None` when it does not resolve.
+pub(crate) async fn resolve(host: &str) -> Option<IpAddr> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let addrs: Vec<IpAddr> = tokio::net::lookup_host((host, 0))
+        .await
+        .ok()?
+        .map(|a| a.ip())
+        .collect();
+    addrs
+        .iter()
+        .find(|ip| ip.is_ipv4())
+        .or(addrs.first())
+        .copied()
+}
+
 /// The host address published ports bind to: `TESTDOCK_BIND` if set (an explicit
-/// opt-in, e.g. `0.0.0.0`); for a TCP daemon the address it is reached at when that is
-/// an IP (so ports are exactly as reachable as the daemon); else `127.0.0.1`.
-pub(crate) fn bind_address(env_override: Option<&str>, endpoint: &Endpoint) -> IpAddr {
+/// opt-in, e.g. `0.0.0.0`); for a TCP daemon the address it is reached at (`tcp_ip`,
+/// its host resolved by [`resolve`]), so ports are exactly as reachable as the daemon;
+/// else `127.0.0.1`.
+pub(crate) fn bind_address(
+    env_override: Option<&str>,
+    endpoint: &Endpoint,
+    tcp_ip: Option<IpAddr>,
+) -> IpAddr {
     if let Some(ip) = env_override.and_then(|v| v.trim().parse::<IpAddr>().ok()) {
         return ip;
     }
-    if let Endpoint::Tcp { addr, .. } = endpoint {
-        let host = match addr.strip_prefix('[') {
-            Some(rest) => rest.split_once(']').map_or(rest, |(h, _)| h),
-            None => addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h),
-        };
-        if let Ok(ip) = host.parse::<IpAddr>() {
-            if ip.is_unspecified() {
-                return IpAddr::from([127, 0, 0, 1]);
-            }
-            return ip;
-        }
-        if let Ok(mut addrs) = std::net::ToSocketAddrs::to_socket_addrs(&(host, 0)) {
-            if let Some(a) = addrs.find(|a| a.is_ipv4()) {
-                return a.ip();
-            }
-        }
+    match (endpoint, tcp_ip) {
+        (Endpoint::Tcp { .. }, Some(ip)) if !ip.is_unspecified() => ip,
+        _ => IpAddr::from([127, 0, 0, 1]),
     }
-    IpAddr::from([127, 0, 0, 1])
 }
 
 #[cfg(test)]
@@ -248,22 +268,40 @@ mod tests {
         let unix = Endpoint::Unix {
             path: "/var/run/docker.sock".into(),
         };
-        assert_eq!(bind_address(None, &unix).to_string(), "127.0.0.1");
+        assert_eq!(bind_address(None, &unix, None).to_string(), "127.0.0.1");
         let tcp = |addr: &str| Endpoint::Tcp {
             addr: addr.into(),
             tls: None,
         };
         assert_eq!(
-            bind_address(None, &tcp("10.1.2.3:2375")).to_string(),
+            bind_address(
+                None,
+                &tcp("10.1.2.3:2375"),
+                tcp_host(&tcp("10.1.2.3:2375")).and_then(|h| h.parse().ok())
+            )
+            .to_string(),
             "10.1.2.3"
         );
-        assert_eq!(bind_address(None, &tcp("[::1]:2375")).to_string(), "::1");
         assert_eq!(
-            bind_address(None, &tcp("0.0.0.0:2375")).to_string(),
+            bind_address(
+                None,
+                &tcp("[::1]:2375"),
+                tcp_host(&tcp("[::1]:2375")).and_then(|h| h.parse().ok())
+            )
+            .to_string(),
+            "::1"
+        );
+        assert_eq!(
+            bind_address(
+                None,
+                &tcp("0.0.0.0:2375"),
+                tcp_host(&tcp("0.0.0.0:2375")).and_then(|h| h.parse().ok())
+            )
+            .to_string(),
             "127.0.0.1"
         );
         assert_eq!(
-            bind_address(Some("0.0.0.0"), &unix).to_string(),
+            bind_address(Some("0.0.0.0"), &unix, None).to_string(),
             "0.0.0.0",
             "TESTDOCK_BIND is the explicit opt-in"
         );

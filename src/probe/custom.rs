@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -84,10 +84,11 @@ impl ProbeTarget {
         let host_port = self
             .host_port(port)
             .ok_or_else(|| format!("port {port}/tcp is not published; add `.expose({port})`"))?;
-        (self.host.as_str(), host_port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next())
-            .ok_or_else(|| format!("cannot resolve `{}`", self.host))
+        // The host was resolved when the daemon was reached: no DNS here.
+        let ip: IpAddr = self
+            .host
+            .parse()
+            .map_err(|_| format!("cannot resolve `{}`", self.host))?;
+        Ok(SocketAddr::new(ip, host_port))
     }
 }

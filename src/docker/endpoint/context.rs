@@ -117,7 +117,7 @@ fn context_tls(config_dir: &Path, dir_name: &OsStr) -> Result<Option<TlsFiles>, 
 
 #[cfg(test)]
 mod tests {
-    use super::super::endpoint::{candidates, Endpoint};
+    use super::super::{candidates, Endpoint};
     use super::*;
     use tempfile::TempDir;
 

@@ -13,15 +13,8 @@ use super::ignore::IgnoreRules;
 use super::BuildContext;
 use crate::archive::TarWriter;
 use crate::error::{Error, Result};
+use crate::host_tree::{self, host_mode, Filter, HostNode};
 use crate::inject::Source;
-
-/// One entry of the context.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    File { data: Vec<u8>, mode: u32 },
-    Dir { mode: u32 },
-    Symlink { target: String },
-}
 
 /// What is sent to the daemon, and what names it.
 #[derive(Debug)]
@@ -65,7 +58,7 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
                 let meta = std::fs::metadata(&host).map_err(err)?;
                 let data = std::fs::read(&host).map_err(host_err("read", &host, kept, &owner))?;
                 let mode = host_mode(&meta);
-                tree.insert(kept.to_owned(), Node::File { data, mode });
+                tree.insert(kept.to_owned(), HostNode::File { data, mode });
             }
         }
     }
@@ -80,13 +73,13 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
         match &file.source {
             Source::Dir => {
                 let mode = file.mode.unwrap_or(0o755);
-                tree.insert(rel, Node::Dir { mode });
+                tree.insert(rel, HostNode::Dir { mode });
             }
             Source::Bytes(data) => {
                 let mode = file.mode.unwrap_or(0o644);
                 tree.insert(
                     rel,
-                    Node::File {
+                    HostNode::File {
                         data: data.to_vec(),
                         mode,
                     },
@@ -107,7 +100,7 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
                 }
                 let data = std::fs::read(host).map_err(host_err("read", host, &rel, &owner))?;
                 let mode = file.mode.unwrap_or_else(|| host_mode(&meta));
-                tree.insert(rel, Node::File { data, mode });
+                tree.insert(rel, HostNode::File { data, mode });
             }
             Source::HostDir(host) => {
                 let walk = Walk {
@@ -120,7 +113,7 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
                         std::fs::metadata(host).map_err(host_err("read", host, &rel, &owner))?;
                     tree.insert(
                         rel.clone(),
-                        Node::Dir {
+                        HostNode::Dir {
                             mode: host_mode(&meta),
                         },
                     );
@@ -131,10 +124,13 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
     }
     if let Some(text) = &ctx.dockerfile {
         let data = text.as_bytes().to_vec();
-        tree.insert(dockerfile_path.clone(), Node::File { data, mode: 0o644 });
+        tree.insert(
+            dockerfile_path.clone(),
+            HostNode::File { data, mode: 0o644 },
+        );
     }
     let dockerfile = match tree.get(&dockerfile_path) {
-        Some(Node::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
+        Some(HostNode::File { data, .. }) => String::from_utf8_lossy(data).into_owned(),
         _ => {
             return Err(invalid(format!(
                 "the context has no Dockerfile at `{dockerfile_path}`: add one, or point \
@@ -185,13 +181,13 @@ fn hash(tar: &[u8], ctx: &BuildContext, dockerfile_path: &str) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-fn write_tar(tree: &BTreeMap<String, Node>) -> std::io::Result<Vec<u8>> {
+fn write_tar(tree: &BTreeMap<String, HostNode>) -> std::io::Result<Vec<u8>> {
     let mut tar = TarWriter::new(0);
     for (path, node) in tree {
         match node {
-            Node::File { data, mode } => tar.file(path, data, *mode, 0, 0)?,
-            Node::Dir { mode } => tar.dir(path, *mode, 0, 0)?,
-            Node::Symlink { target } => tar.symlink(path, target, 0, 0)?,
+            HostNode::File { data, mode } => tar.file(path, data, *mode, 0, 0)?,
+            HostNode::Dir { mode } => tar.dir(path, *mode, 0, 0)?,
+            HostNode::Symlink { target } => tar.symlink(path, target, 0, 0)?,
         }
     }
     tar.finish()
@@ -234,11 +230,6 @@ fn read_ignore(root: &Path, owner: &str) -> Result<Option<IgnoreRules>> {
         })
 }
 
-fn host_mode(meta: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    meta.permissions().mode() & 0o7777
-}
-
 fn host_err(
     action: &'static str,
     host: &Path,
@@ -255,7 +246,7 @@ fn host_err(
     }
 }
 
-/// Copies a host directory tree into the context.
+/// Copies a host directory tree into the context (see [`crate::host_tree`]).
 struct Walk<'a> {
     owner: &'a str,
     /// Mode for regular files, instead of the host's.
@@ -265,48 +256,28 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    fn dir(&self, tree: &mut BTreeMap<String, Node>, rel: &str, host: &Path) -> Result<()> {
-        let err = |path: &Path, rel: &str| host_err("walk", path, rel, self.owner);
-        let mut entries = std::fs::read_dir(host)
-            .and_then(|d| d.collect::<std::io::Result<Vec<_>>>())
-            .map_err(err(host, rel))?;
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let child = if rel.is_empty() {
-                name
-            } else {
-                format!("{rel}/{name}")
-            };
-            let path = entry.path();
-            let meta = std::fs::symlink_metadata(&path).map_err(err(&path, &child))?;
-            let kind = meta.file_type();
-            if self.ignore.is_some_and(|r| r.excludes(&child)) {
-                if kind.is_dir() && self.ignore.is_some_and(|r| r.may_reinclude_below(&child)) {
-                    self.dir(tree, &child, &path)?;
+    fn dir(&self, tree: &mut BTreeMap<String, HostNode>, rel: &str, host: &Path) -> Result<()> {
+        let filter = |child: &str, is_dir: bool| match self.ignore {
+            Some(rules) if rules.excludes(child) => {
+                if is_dir && rules.may_reinclude_below(child) {
+                    Filter::SkipButDescend
+                } else {
+                    Filter::Skip
                 }
-                continue;
             }
-            if kind.is_symlink() {
-                let target = std::fs::read_link(&path).map_err(err(&path, &child))?;
-                let target = target.to_string_lossy().into_owned();
-                tree.insert(child, Node::Symlink { target });
-            } else if kind.is_dir() {
-                tree.insert(
-                    child.clone(),
-                    Node::Dir {
-                        mode: host_mode(&meta),
-                    },
-                );
-                self.dir(tree, &child, &path)?;
-            } else if kind.is_file() {
-                let data = std::fs::read(&path).map_err(err(&path, &child))?;
-                let mode = self.mode.unwrap_or_else(|| host_mode(&meta));
-                tree.insert(child, Node::File { data, mode });
-            }
-            // Sockets, fifos and devices cannot be sent as content.
-        }
-        Ok(())
+            _ => Filter::Keep,
+        };
+        host_tree::walk(host, rel, &filter, &mut |child, node| {
+            let node = match node {
+                HostNode::File { data, mode } => HostNode::File {
+                    data,
+                    mode: self.mode.unwrap_or(mode),
+                },
+                other => other,
+            };
+            tree.insert(child, node);
+        })
+        .map_err(|e| host_err("walk", &e.path, &e.rel, self.owner)(e.source))
     }
 }
 
