@@ -93,7 +93,8 @@ pub fn session_id() -> &'static str {
     &SESSION_ID
 }
 
-/// This process as an owner: `<pid>-<start time>`.
+/// This process as an owner: `<pid>-<start time>-<pid namespace>` (`<pid>-<start time>`
+/// where `/proc` is missing).
 pub fn owner_id() -> &'static str {
     &OWNER_ID
 }

@@ -114,7 +114,7 @@
 //! | `TESTDOCK_BIND` | the host address ports are published on (default `127.0.0.1`, or a TCP daemon's address); `0.0.0.0` is an explicit opt-in |
 //! | `TESTDOCK_REAPER` | `local` or `daemon`: force the reaper kind (see [`prune::reaper`]) |
 //! | `TESTDOCK_REAPER_SOCKET` | the daemon's socket as its host sees it, mounted into the daemon-side reaper (default `/var/run/docker.sock`) |
-//! | `TESTDOCK_SESSION` | the session id put on every resource (default: random per process) |
+//! | `TESTDOCK_SESSION` | the session id put on every resource (default: derived from the parent process, cargo or nextest, and its start time: one session per test run) |
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
 //! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |

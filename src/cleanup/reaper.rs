@@ -11,9 +11,14 @@
 //! | another pid namespace (`unshare --pid`, a namespace's pid 1) | [`daemon_side`] | killing the namespace's pid 1 kills every process in it |
 //! | a daemon over TCP (DinD, remote, TLS) | [`daemon_side`] | the daemon's host outlives the client |
 //!
-//! `TESTDOCK_REAPER=local|daemon` forces one. Both remove everything labelled with the
-//! owner (`testdock.owner=<pid>-<start time>`): containers, then networks and volumes,
-//! and, under `TESTDOCK_REMOVE_IMAGES`, the images the owner made. Kept containers
+//! `TESTDOCK_REAPER=local|daemon` forces one. The protocol is the same for both: the
+//! owner holds the write end of a pipe (the local watchdog's stdin, or the stdin of an
+//! exec watcher in the reaper container) and writes one line per instruction
+//! (`image <reference>`, see [`Instructions`]); the pipe closing, which only the
+//! owner's death or exit does, is the signal. Both then remove everything labelled
+//! with the owner (`testdock.owner=<pid>-<start time>-<pid namespace>`): containers,
+//! then networks and volumes, and, under `TESTDOCK_REMOVE_IMAGES`, the images the
+//! owner made. Kept containers
 //! (renamed `*-kept` by `TESTDOCK_KEEP_FAILED`) are never removed. Both talk to the
 //! daemon the owner resolved, never to whatever `DOCKER_HOST` says later.
 
