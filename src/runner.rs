@@ -90,7 +90,7 @@ impl TestMeta {
         self
     }
 
-    /// The test's own container: the [`Container`](crate::Container) argument of a test
+    /// The test's own container: the [`Container`] argument of a test
     /// gets it (adopted by the test, see [`TestContext::adopt`]). This is what the
     /// attribute's `image = ...`/`spec = ...` options describe; a test has at most one.
     pub fn container(mut self, spec: ContainerSpec) -> Self {
