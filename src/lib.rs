@@ -128,6 +128,7 @@ mod archive;
 mod cleanup;
 mod container;
 pub mod docker;
+mod endpoint;
 mod error;
 mod exec;
 mod image;
