@@ -97,13 +97,29 @@ pub(crate) enum InjectArchiveError {
 }
 
 impl InjectArchiveError {
-    /// The crate error for this failure, for the container (or image) `owner`.
+    /// The crate error for this failure, for the container `owner`.
     pub(crate) fn into_error(self, owner: &str) -> crate::Error {
+        self.into_error_with(owner, |message| crate::Error::InvalidInput {
+            container: owner.to_owned(),
+            message,
+        })
+    }
+
+    /// The crate error for this failure, for the image recipe described by `image`.
+    pub(crate) fn into_image_error(self, image: &str) -> crate::Error {
+        self.into_error_with(image, |message| crate::Error::InvalidImageInput {
+            image: image.to_owned(),
+            message,
+        })
+    }
+
+    fn into_error_with(
+        self,
+        owner: &str,
+        invalid: impl FnOnce(String) -> crate::Error,
+    ) -> crate::Error {
         match self {
-            InjectArchiveError::BadPath(message) => crate::Error::InvalidInput {
-                container: owner.to_owned(),
-                message,
-            },
+            InjectArchiveError::BadPath(message) => invalid(message),
             InjectArchiveError::Host {
                 action,
                 path,
@@ -113,7 +129,7 @@ impl InjectArchiveError {
                 action,
                 path,
                 target: Some(format!("`{target}` in `{owner}`")),
-                source,
+                error: source,
             },
         }
     }

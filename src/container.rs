@@ -146,25 +146,15 @@ impl Container {
     /// ```
     pub async fn exec(&self, exec: Exec) -> Result<ExecOutput> {
         let started = Instant::now();
-        exec.run(&self.docker, &self.id).await.map_err(|e| {
-            match self.error(Step::Exec, started, e) {
-                Error::Docker {
-                    source,
-                    container,
-                    image,
-                    elapsed,
-                    ..
-                } => Error::Docker {
-                    step: Step::Exec,
-                    container: format!("{container} (`{}`)", exec.describe()),
-                    image,
-                    elapsed,
-                    logs: None,
-                    source,
-                },
-                other => other,
-            }
-        })
+        exec.run(&self.docker, &self.id)
+            .await
+            .map_err(|source| Error::Exec {
+                container: self.name().to_owned(),
+                image: self.image.clone(),
+                command: exec.describe(),
+                elapsed: started.elapsed(),
+                source: Box::new(source),
+            })
     }
 
     /// Everything the container printed so far.
@@ -212,7 +202,7 @@ impl Container {
             action: "unpack the archive of",
             path: path.into(),
             target: Some(format!("container `{}`", self.name())),
-            source,
+            error: source,
         })
     }
 

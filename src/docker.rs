@@ -14,9 +14,9 @@ use std::time::Duration;
 use bollard::Docker;
 use tokio::sync::OnceCell;
 
+pub use crate::endpoint::{Candidate, Endpoint, Origin, TlsFiles};
 pub use crate::error::Attempt;
 use endpoint::{candidates, mapped_port_host, EnvSnapshot};
-pub use endpoint::{Candidate, Endpoint, Origin, TlsFiles};
 pub use topology::Topology;
 
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::docker::Candidate;
+use crate::endpoint::Candidate;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -142,8 +142,21 @@ pub enum Error {
     /// The caller asked for something that cannot work; nothing was created.
     #[error("invalid input for container `{container}`: {message}")]
     InvalidInput {
-        /// The container (name or prefix) the input was for.
+        /// The container the input was for: its name, or (before it is created) what it
+        /// would have been.
         container: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// An image recipe ([`HostImage`](crate::HostImage),
+    /// [`BuildContext`](crate::BuildContext), [`RootfsImage`](crate::RootfsImage)) cannot
+    /// work; nothing was sent to the daemon.
+    #[error("invalid input for the {image}: {message}")]
+    InvalidImageInput {
+        /// The image recipe, described (`host image of [/bin/sh]`, `in-memory build
+        /// context`, ...).
+        image: String,
         /// What is wrong and how to fix it.
         message: String,
     },
@@ -175,6 +188,24 @@ pub enum Error {
         elapsed: Duration,
         /// The container's last log lines, when the step was part of startup.
         logs: Option<LogTail>,
+        /// The daemon's error.
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+
+    /// The daemon could not run a command in a container (`exec` create, start or
+    /// inspect failed). A command that ran and exited non-zero is
+    /// [`Error::ExecFailed`] instead.
+    #[error("exec of `{command}` failed for container `{container}` (image `{image}`) after {elapsed:?}")]
+    Exec {
+        /// The container's name.
+        container: String,
+        /// The container's image.
+        image: String,
+        /// The command, as it was to be run.
+        command: String,
+        /// Time spent before the failure.
+        elapsed: Duration,
         /// The daemon's error.
         #[source]
         source: Box<bollard::errors::Error>,
@@ -268,7 +299,16 @@ pub enum Error {
     },
 
     /// Reading or writing a host file failed.
-    #[error("cannot {action} `{}`{}", .path.display(), for_suffix(.target))]
+    ///
+    /// The I/O error is part of the message (`cannot read `/nope` (for ...): No such file
+    /// or directory (os error 2)`) and is deliberately **not** the error's
+    /// [`source`](std::error::Error::source): it is the whole answer to "why", and a test
+    /// that fails shows only `Display`, so the message must carry it; were it also the
+    /// source, every printer that walks the chain (this type's `Debug`, `anyhow`,
+    /// `eyre`) would print it twice. An OS I/O error has no cause of its own, so nothing
+    /// of the chain is lost; the error itself is kept in the `error` field for code
+    /// that needs its kind.
+    #[error("cannot {action} `{}`{}: {error}", .path.display(), for_suffix(.target))]
     HostIo {
         /// What was being done ("read", "walk", ...).
         action: &'static str,
@@ -276,9 +316,8 @@ pub enum Error {
         path: std::path::PathBuf,
         /// What the host file was for (e.g. the container path it is injected at).
         target: Option<String>,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error, shown in the message (not a `source`: see above).
+        error: std::io::Error,
     },
 }
 
@@ -382,7 +421,7 @@ impl Error {
             | Error::Timeout { step, .. } => Some(*step),
             Error::ProbeFailed { .. } => Some(Step::Ready),
             Error::Image { .. } => Some(Step::Image),
-            Error::ExecFailed { .. } => Some(Step::Exec),
+            Error::Exec { .. } | Error::ExecFailed { .. } => Some(Step::Exec),
             _ => None,
         }
     }
@@ -392,6 +431,7 @@ impl Error {
         match self {
             Error::Image { elapsed, .. }
             | Error::Docker { elapsed, .. }
+            | Error::Exec { elapsed, .. }
             | Error::Exited { elapsed, .. }
             | Error::Timeout { elapsed, .. }
             | Error::ProbeFailed { elapsed, .. } => Some(*elapsed),
@@ -404,6 +444,7 @@ impl Error {
         match self {
             Error::InvalidInput { container, .. }
             | Error::Docker { container, .. }
+            | Error::Exec { container, .. }
             | Error::Exited { container, .. }
             | Error::Timeout { container, .. }
             | Error::ProbeFailed { container, .. }
@@ -426,7 +467,7 @@ impl Error {
     /// The HTTP status of the daemon's answer, if the daemon refused the request.
     pub fn status_code(&self) -> Option<u16> {
         let source = match self {
-            Error::Docker { source, .. } => Some(source.as_ref()),
+            Error::Docker { source, .. } | Error::Exec { source, .. } => Some(source.as_ref()),
             Error::Image { source, .. } => source.as_deref(),
             _ => None,
         }?;
@@ -443,56 +484,4 @@ pub(crate) fn status_of(error: &bollard::errors::Error) -> Option<u16> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn log_tail_displays_as_an_indented_block() {
-        let tail = LogTail {
-            lines: vec!["starting".into(), "boom".into()],
-        };
-        assert_eq!(tail.to_string(), "    | starting\n    | boom");
-        assert_eq!(LogTail::default().to_string(), "    (no output)");
-    }
-
-    #[test]
-    fn exited_error_names_container_code_and_logs() {
-        let err = Error::Exited {
-            step: Step::Ready,
-            container: "testdock-ab12".into(),
-            image: "busybox".into(),
-            exit_code: 3,
-            oom_killed: false,
-            elapsed: Duration::from_millis(120),
-            logs: LogTail {
-                lines: vec!["fatal: no config".into()],
-            },
-        };
-        let text = err.to_string();
-        assert!(text.contains("testdock-ab12"), "{text}");
-        assert!(text.contains("exited with code 3"), "{text}");
-        assert!(text.contains("wait for readiness"), "{text}");
-        assert!(text.contains("fatal: no config"), "{text}");
-        assert_eq!(err.container(), Some("testdock-ab12"));
-        assert_eq!(err.logs().unwrap().lines.len(), 1);
-    }
-
-    #[test]
-    fn timeout_error_names_limit_and_what_it_waited_for() {
-        let err = Error::Timeout {
-            step: Step::Ready,
-            container: "c".into(),
-            image: "i".into(),
-            limit: Duration::from_secs(2),
-            elapsed: Duration::from_secs(2),
-            waiting_for: Some("log line \"ready\"".into()),
-            state: Some("running".into()),
-            logs: LogTail::default(),
-        };
-        let text = err.to_string();
-        assert!(text.contains("timed out"), "{text}");
-        assert!(text.contains("limit 2s"), "{text}");
-        assert!(text.contains("waiting for log line \"ready\""), "{text}");
-        assert!(text.contains("container state: running"), "{text}");
-    }
-}
+mod tests;

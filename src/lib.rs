@@ -129,6 +129,7 @@ mod at_exit;
 mod cleanup;
 mod container;
 pub mod docker;
+mod endpoint;
 mod error;
 mod exec;
 mod host_tree;

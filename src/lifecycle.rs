@@ -263,7 +263,7 @@ async fn bring_up(
             action: "start the teardown thread for",
             path: ctx.name.into(),
             target: None,
-            source,
+            error: source,
         })?
         .await
         .expect("the create request does not panic")

@@ -206,7 +206,9 @@ impl Fixture for Container {
 
 /// Runs one test: see the [module docs](self). Panics (failing the test) if the
 /// fixtures fail to start, the body panics or returns an error, or the timeout passes;
-/// tears everything down first in every case.
+/// tears everything down first in every case. The panic is reported at the caller
+/// (the test), not inside testdock.
+#[track_caller]
 pub fn run_test<F, Fut, T>(meta: TestMeta, test: F)
 where
     F: FnOnce(TestContext) -> Fut + Send + 'static,

@@ -258,10 +258,8 @@ async fn lifecycle_operations_change_the_container_state() {
 
     c.pause().await.unwrap();
     let paused = state(&c).await;
-    let exec_while_paused = c
-        .exec(Exec::new(["true"]))
-        .await
-        .map_err(|e| e.status_code());
+    let name = c.name().to_owned();
+    let exec_while_paused = c.exec(Exec::new(["echo", "paused?"])).await.map(|_| ());
     c.unpause().await.unwrap();
     let unpaused = state(&c).await;
 
@@ -309,11 +307,15 @@ async fn lifecycle_operations_change_the_container_state() {
     );
 
     assert_eq!((paused.0, paused.1), (true, true), "after pause");
-    assert_eq!(
-        exec_while_paused,
-        Err(Some(409)),
-        "exec in a paused container"
-    );
+    let err = exec_while_paused.expect_err("exec in a paused container");
+    assert_eq!(err.status_code(), Some(409), "{err:?}");
+    // The container field names the container; the command has its own.
+    assert_eq!(err.container(), Some(name.as_str()), "{err:?}");
+    let testdock::Error::Exec { ref command, .. } = err else {
+        panic!("expected Error::Exec, got {err:?}");
+    };
+    assert_eq!(command, "echo paused?");
+    assert!(err.to_string().contains("exec of `echo paused?`"), "{err}");
     assert_eq!((unpaused.0, unpaused.1), (true, false), "after unpause");
     assert_eq!(
         stopped,

@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use testdock::bollard::query_parameters::ListContainersOptionsBuilder;
-use testdock::{BuildContext, ContainerSpec, Error, RootfsImage};
+use testdock::{BuildContext, ContainerSpec, Error, InjectFile, RootfsImage};
 
 /// The reference of the busybox test image, imported if missing (nothing is started).
 async fn busybox_ref() -> String {
@@ -77,9 +77,9 @@ async fn a_failing_run_names_the_step_and_shows_its_output() {
 
     let text = err.to_string();
     assert!(
-        // `Step 3/5`: the daemon adds a last step for the labels.
-        text.contains("at `Step 3/")
-            && text.contains(&format!(" : RUN echo boom && echo {marker} >&2 && exit 3`")),
+        text.contains(&format!(
+            "at `Step 3/4 : RUN echo boom && echo {marker} >&2 && exit 3` (exit code 3)"
+        )),
         "{text}"
     );
     assert!(text.contains("    | boom"), "{text}");
@@ -95,6 +95,85 @@ async fn a_failing_run_names_the_step_and_shows_its_output() {
     let debug = format!("{err:?}");
     assert!(debug.contains("returned a non-zero code: 3"), "{debug}");
     assert!(left.is_empty(), "build containers left: {left:?}");
+}
+
+#[tokio::test]
+async fn a_failing_step_is_numbered_as_the_dockerfile_has_it_with_its_exit_code() {
+    let base = busybox_ref().await;
+    // The daemon appends one `LABEL` step per label (here two: this one and testdock's).
+    let err = BuildContext::new(format!(
+        "FROM {base}\nRUN echo second-of-three && exit 7\nRUN echo never\n"
+    ))
+    .label("org.example.purpose", "step-numbering")
+    .prepare()
+    .await
+    .expect_err("a failing RUN built");
+    common::assert_nothing_left(&common::this_test()).await;
+
+    let text = err.to_string();
+    assert!(
+        text.contains("at `Step 2/3 : RUN echo second-of-three && exit 7` (exit code 7)"),
+        "{text}"
+    );
+    assert!(text.contains("    | second-of-three"), "{text}");
+}
+
+#[tokio::test]
+async fn an_image_neither_on_the_daemon_nor_pullable_says_so_and_how_to_make_it() {
+    // No registry answers here (offline, or Docker Hub denies a repository that does not
+    // exist): either way the image cannot be had by pulling.
+    let reference = "testdock-test/on-no-daemon-and-no-registry:1";
+    let err = ContainerSpec::new(reference)
+        .start()
+        .await
+        .map(|c| c.name().to_owned())
+        .expect_err("an image from nowhere started");
+    common::assert_nothing_left(&common::this_test()).await;
+
+    assert!(matches!(err, Error::Image { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains(&format!("image `{reference}`")), "{text}");
+    assert!(
+        text.contains("it is not on the daemon, and pulling it failed: "),
+        "{text}"
+    );
+    assert!(!text.contains("is it running"), "a daemon hint: {text}");
+    for how in [
+        "BuildContext",
+        "HostImage",
+        "docker load",
+        "LocalImage::new(",
+    ] {
+        assert!(text.contains(how), "{how}: {text}");
+    }
+    assert!(text.contains(&format!("docker pull {reference}")), "{text}");
+    // Why the pull failed is the daemon's own error, kept as the source.
+    let source = std::error::Error::source(&err).expect("the daemon's error as source");
+    assert!(!text.contains(&source.to_string()), "printed twice: {text}");
+}
+
+#[tokio::test]
+async fn a_missing_host_file_says_why_in_the_message() {
+    let missing = "/definitely/not/here/testdock-missing-binary";
+    let binary = testdock::HostImage::new()
+        .binary(missing)
+        .prepare()
+        .await
+        .expect_err("a missing binary was imported");
+    let file = BuildContext::new("FROM scratch\nCOPY conf /conf\n")
+        .file(InjectFile::from_host_file("conf", missing))
+        .prepare()
+        .await
+        .expect_err("a missing context file was built");
+    common::assert_nothing_left(&common::this_test()).await;
+
+    for err in [binary, file] {
+        assert!(matches!(err, Error::HostIo { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(missing), "{text}");
+        assert!(text.contains("No such file or directory"), "{text}");
+        assert!(std::error::Error::source(&err).is_none(), "{err:?}");
+    }
 }
 
 #[tokio::test]
@@ -140,7 +219,7 @@ async fn a_from_dir_context_without_a_dockerfile_fails_before_any_daemon_call() 
         .expect_err("a context without a Dockerfile built");
     common::assert_nothing_left(&common::this_test()).await;
 
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidImageInput { .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("no Dockerfile at `Dockerfile`"), "{text}");
     assert!(text.contains(&dir.path().display().to_string()), "{text}");
@@ -159,7 +238,7 @@ async fn a_rootfs_that_is_not_a_tarball_fails_start_and_leaves_nothing() {
     common::assert_nothing_left(&common::this_test()).await;
 
     let err = started.expect_err("text was imported as a root filesystem");
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidImageInput { .. }), "{err:?}");
     assert!(err.to_string().contains("not a tar archive"), "{err}");
     let err = from_path.expect_err("a truncated gzip was imported");
     assert!(err.to_string().contains("does not decompress"), "{err}");

@@ -360,6 +360,14 @@ async fn a_relative_path_or_a_missing_host_file_fails_start_and_leaves_nothing()
     let err = missing.expect_err("a missing host file was accepted");
     let text = err.to_string();
     assert!(text.contains(missing_host), "{text}");
+    // Why, in the text a test prints, and once only in the chain `Debug` prints.
+    assert!(text.contains("No such file or directory"), "{text}");
+    let debug = format!("{err:?}");
+    assert_eq!(
+        debug.matches("No such file or directory").count(),
+        1,
+        "{debug}"
+    );
     let err = escaping.expect_err("a path with `..` was accepted");
     let text = err.to_string();
     assert!(text.contains("/etc/../../x"), "{text}");

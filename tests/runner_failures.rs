@@ -197,6 +197,22 @@ fn a_body_awaiting_forever_fails_at_the_timeout_and_is_torn_down() {
 }
 
 #[test]
+fn a_timed_out_test_s_panic_points_at_the_test_not_at_testdock() {
+    let run = assert_times_out("child_body_awaits_forever");
+    let output = run.output();
+    let locations: Vec<&str> = output
+        .lines()
+        .filter_map(|line| Some(line.split_once("panicked at ")?.1))
+        .collect();
+    assert_eq!(locations.len(), 1, "one panic:\n{run}");
+    assert!(
+        locations[0].starts_with("tests/runner_failures.rs:"),
+        "the panic points at {:?}, not at the test:\n{run}",
+        locations[0]
+    );
+}
+
+#[test]
 fn an_async_body_blocked_in_sync_code_fails_at_the_timeout_and_is_torn_down() {
     let run = assert_times_out("child_async_body_blocks");
     run.assert_output_has("the body was still running");

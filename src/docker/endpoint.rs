@@ -37,10 +37,11 @@
 //! and non-empty; otherwise on `127.0.0.1` for a unix-socket daemon, or on the
 //! host part of the TCP address (`[::1]:2375` gives `::1`).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 mod context;
+
+use crate::endpoint::{Candidate, Endpoint, Origin, TlsFiles};
 
 /// Everything resolution reads from the process environment, captured once.
 #[derive(Debug, Clone, Default)]
@@ -112,108 +113,6 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
 
 fn non_empty_path(value: &Option<PathBuf>) -> Option<&Path> {
     value.as_deref().filter(|p| !p.as_os_str().is_empty())
-}
-
-/// Where a Docker daemon may listen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Endpoint {
-    /// A unix socket.
-    Unix {
-        /// Path of the socket file.
-        path: PathBuf,
-    },
-    /// TCP, plain or TLS.
-    Tcp {
-        /// `host:port` with no scheme; IPv6 hosts keep their brackets.
-        addr: String,
-        /// Client TLS files, when the connection uses TLS.
-        tls: Option<TlsFiles>,
-    },
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Endpoint::Unix { path } => write!(f, "unix://{}", path.display()),
-            Endpoint::Tcp { addr, tls: None } => write!(f, "tcp://{addr}"),
-            Endpoint::Tcp {
-                addr,
-                tls: Some(tls),
-            } => match tls.common_dir() {
-                Some(dir) => write!(f, "tcp://{addr} (TLS, certs in {})", dir.display()),
-                None => write!(
-                    f,
-                    "tcp://{addr} (TLS, ca {}, cert {}, key {})",
-                    tls.ca.display(),
-                    tls.cert.display(),
-                    tls.key.display()
-                ),
-            },
-        }
-    }
-}
-
-/// The files used for a TLS connection to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The certificate authority that signed the daemon's certificate.
-    pub ca: PathBuf,
-    /// The client certificate.
-    pub cert: PathBuf,
-    /// The client certificate's private key.
-    pub key: PathBuf,
-}
-
-impl TlsFiles {
-    /// `ca.pem`, `cert.pem` and `key.pem` in `dir`.
-    pub(crate) fn in_dir(dir: &Path) -> Self {
-        Self {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-        }
-    }
-
-    fn common_dir(&self) -> Option<&Path> {
-        let dir = self.ca.parent()?;
-        (self.cert.parent() == Some(dir) && self.key.parent() == Some(dir)).then_some(dir)
-    }
-}
-
-/// Why an endpoint is a candidate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    /// The `DOCKER_HOST` environment variable.
-    DockerHost,
-    /// The named Docker CLI context.
-    Context(String),
-    /// The standard `/var/run/docker.sock`.
-    DefaultSocket,
-    /// Rootless Docker's per-user socket.
-    Rootless,
-    /// A Docker Desktop socket under the home directory.
-    DockerDesktop,
-}
-
-impl fmt::Display for Origin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Origin::DockerHost => f.write_str("DOCKER_HOST"),
-            Origin::Context(name) => write!(f, "docker context `{name}`"),
-            Origin::DefaultSocket => f.write_str("default socket"),
-            Origin::Rootless => f.write_str("rootless socket"),
-            Origin::DockerDesktop => f.write_str("Docker Desktop socket"),
-        }
-    }
-}
-
-/// An endpoint to try, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    /// Where to connect.
-    pub endpoint: Endpoint,
-    /// Which rule produced it.
-    pub origin: Origin,
 }
 
 /// A configuration problem found before any connection attempt.

@@ -15,7 +15,7 @@ use bollard::Docker;
 use once_cell::sync::Lazy;
 use regex::Regex;
 
-use super::endpoint::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Where this process runs relative to the daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]

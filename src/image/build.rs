@@ -160,9 +160,10 @@ impl BuildContext {
     /// Builds the image unless the daemon has it; returns its reference and whether it
     /// was already there.
     ///
-    /// A failed build is an [`Error::Image`] naming the failing step (e.g.
-    /// `Step 3/4 : RUN make`) with the step's last output lines; the daemon's error is
-    /// its source.
+    /// A failed build is an [`Error::Image`] naming the failing step as the Dockerfile
+    /// has it (e.g. `Step 3/4 : RUN make` for the third of four instructions), the
+    /// exit code of a failed `RUN` and the step's last output lines; the daemon's error
+    /// is its source.
     ///
     /// ```no_run
     /// # async fn demo() -> testdock::Result<()> {
@@ -236,7 +237,7 @@ impl BuildContext {
             options = options.target(target);
         }
         let limit = crate::timeouts::scaled(self.build_timeout);
-        let mut log = BuildLog::default();
+        let mut log = BuildLog::new(labels.len());
         let outcome = tokio::time::timeout(limit, async {
             let mut stream =
                 docker.build_image(options.build(), None, Some(bollard::body_full(body.into())));

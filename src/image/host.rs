@@ -131,7 +131,7 @@ impl HostImage {
                 action: "archive",
                 path,
                 target: None,
-                source,
+                error: source,
             }
         };
         let mut tar = TarWriter::new(0);
@@ -144,7 +144,7 @@ impl HostImage {
 
         let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
         for (host, at) in &self.binaries {
-            let closure = resolve_closure(host).map_err(|e| self.elf_error(e))?;
+            let closure = resolve_closure(host).map_err(|e| self.elf_error(at, e))?;
             written.insert(at.clone(), closure.executable.clone());
             if let Some(interp) = &closure.interpreter {
                 written.insert(interp.to_string_lossy().into_owned(), interp.clone());
@@ -155,8 +155,8 @@ impl HostImage {
         }
         for (at, host) in &written {
             let rel = crate::inject::relative_container_path(at).map_err(|message| {
-                Error::InvalidInput {
-                    container: self.describe(),
+                Error::InvalidImageInput {
+                    image: self.describe(),
                     message,
                 }
             })?;
@@ -164,18 +164,18 @@ impl HostImage {
                 action: "read",
                 path: host.clone(),
                 target: Some(format!("`{at}` in the {}", self.describe())),
-                source,
+                error: source,
             })?;
             tar.file(&rel, &data, 0o755, 0, 0)
                 .map_err(archive_err(at))?;
         }
         for file in &self.files {
-            append_inject(&mut tar, file).map_err(|e| e.into_error(&self.describe()))?;
+            append_inject(&mut tar, file).map_err(|e| e.into_image_error(&self.describe()))?;
         }
         for (link, target) in &self.symlinks {
             let rel = crate::inject::relative_container_path(link).map_err(|message| {
-                Error::InvalidInput {
-                    container: self.describe(),
+                Error::InvalidImageInput {
+                    image: self.describe(),
                     message,
                 }
             })?;
@@ -184,10 +184,27 @@ impl HostImage {
         tar.finish().map_err(archive_err("/"))
     }
 
-    fn elf_error(&self, e: ElfError) -> Error {
-        Error::InvalidInput {
-            container: self.describe(),
-            message: e.to_string(),
+    /// The error for the executable added at `at`: a file that cannot be read is a
+    /// host I/O error (showing why), anything else an unusable recipe.
+    fn elf_error(&self, at: &str, e: ElfError) -> Error {
+        match e {
+            ElfError::Io { path, source } => {
+                let target = if path.as_os_str() == at {
+                    format!("the {}", self.describe())
+                } else {
+                    format!("`{at}` in the {}", self.describe())
+                };
+                Error::HostIo {
+                    action: "read",
+                    path,
+                    target: Some(target),
+                    error: source,
+                }
+            }
+            other => Error::InvalidImageInput {
+                image: self.describe(),
+                message: other.to_string(),
+            },
         }
     }
 

@@ -223,7 +223,12 @@ async fn pull(
                     print(progress.lines(pull_started.elapsed()));
                 }
                 Some(Err(e)) => {
-                    let message = explain(&e, parsed, &credentials);
+                    let mut message = explain(&e, parsed, &credentials);
+                    // An image the daemon does not have either: say so, and how else to
+                    // get it (offline, no registry will ever answer).
+                    if let Ok(false) = super::exists(docker, &image.reference).await {
+                        message = not_on_daemon(&image.reference, &message);
+                    }
                     return Err(fail(image, started, message, Some(e)));
                 }
             },
@@ -252,6 +257,17 @@ async fn pull(
         eprintln!("{line}");
     }
     Ok(())
+}
+
+/// The message for an image that is not on the daemon and could not be pulled
+/// (`why`): what else makes it available.
+fn not_on_daemon(reference: &str, why: &str) -> String {
+    format!(
+        "it is not on the daemon, and pulling it failed: {why}. Make it in the test (a \
+         `BuildContext` or a `HostImage`), or put it on the daemon first (`docker pull \
+         {reference}` where the registry is reachable, `docker load -i <archive>`, or \
+         `docker build -t {reference} .`) and start from `LocalImage::new(\"{reference}\")`"
+    )
 }
 
 /// Phrases of the daemon meaning the registry could not be reached at all.
@@ -300,8 +316,8 @@ fn explain(error: &bollard::errors::Error, parsed: &Reference, credentials: &Res
         )
     } else if has(UNREACHABLE) {
         format!(
-            "the registry `{registry}` could not be reached (is it running, and are the host \
-             and port right?)"
+            "the registry `{registry}` could not be reached from the daemon (no network, no \
+             registry at that host and port, or a name the daemon cannot resolve)"
         )
     } else if lower.contains("toomanyrequests") {
         format!(

@@ -39,7 +39,7 @@ impl Source {
                 action: "read",
                 path: p.clone(),
                 target: Some(what.to_owned()),
-                source,
+                error: source,
             }),
         }
     }
@@ -114,8 +114,8 @@ impl RootfsImage {
     fn archive(&self) -> Result<(Vec<u8>, String)> {
         let describe = self.describe();
         let raw = self.source.read(&describe)?;
-        let tar = plain_tar(raw).map_err(|message| Error::InvalidInput {
-            container: describe,
+        let tar = plain_tar(raw).map_err(|message| Error::InvalidImageInput {
+            image: describe,
             message,
         })?;
         let mut hasher = Sha256::new();
@@ -370,7 +370,7 @@ mod tests {
     #[test]
     fn something_that_is_not_a_tarball_is_invalid_input() {
         let err = RootfsImage::from_bytes("hello").archive().unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+        assert!(matches!(err, Error::InvalidImageInput { .. }), "{err:?}");
         assert!(
             err.to_string().contains("rootfs image from 5 bytes"),
             "{err}"

@@ -40,7 +40,12 @@ impl Verdict {
         !matches!(self, Verdict::Passed)
     }
 
-    /// Ends the test: returns if it passed (or is skipped), panics otherwise.
+    /// Ends the test: returns if it passed (or is skipped), panics otherwise. The panic
+    /// is reported where [`run_test`](super::run_test) was called (the test): both are
+    /// `#[track_caller]` and `run_test` calls this directly. Keep the `panic!`s in this
+    /// fn's own body: one in a closure would point back into this file. A body's own
+    /// panic is resumed as it was, with its own location.
+    #[track_caller]
     pub(crate) fn conclude(self, meta: &TestMeta) {
         match self {
             Verdict::Passed => {}

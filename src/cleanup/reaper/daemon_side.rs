@@ -186,7 +186,7 @@ async fn create_container(daemon: &Daemon, name: &str) -> crate::Result<()> {
         action: "find",
         path: "the test executable".into(),
         target: None,
-        source,
+        error: source,
     })?;
     let image = crate::image::HostImage::new()
         .binary_at(exe, EXECUTABLE)

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{parse_docker_host, Candidate, ConfigError, EnvSnapshot, Origin, TlsFiles};
+use super::{parse_docker_host, ConfigError, EnvSnapshot};
+use crate::endpoint::{Candidate, Origin, TlsFiles};
 
 /// The name the Docker CLI gives to "no context".
 const DEFAULT_CONTEXT: &str = "default";
@@ -117,8 +118,9 @@ fn context_tls(config_dir: &Path, dir_name: &OsStr) -> Result<Option<TlsFiles>, 
 
 #[cfg(test)]
 mod tests {
-    use super::super::{candidates, Endpoint};
+    use super::super::candidates;
     use super::*;
+    use crate::endpoint::Endpoint;
     use tempfile::TempDir;
 
     /// A fake environment whose Docker config dir is a fresh temp dir.

@@ -30,8 +30,8 @@ pub(super) struct Assembled {
 /// Reads everything the context is made of and builds its archive and hash.
 pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
     let owner = ctx.describe();
-    let invalid = |message: String| Error::InvalidInput {
-        container: owner.clone(),
+    let invalid = |message: String| Error::InvalidImageInput {
+        image: owner.clone(),
         message,
     };
     let dockerfile_path = context_path(&ctx.dockerfile_path).map_err(&invalid)?;
@@ -142,7 +142,7 @@ pub(super) fn assemble(ctx: &BuildContext) -> Result<Assembled> {
         action: "archive",
         path: dockerfile_path.clone().into(),
         target: Some(owner.clone()),
-        source,
+        error: source,
     })?;
     let tag = hash(&tar, ctx, &dockerfile_path);
     Ok(Assembled {
@@ -218,14 +218,14 @@ fn read_ignore(root: &Path, owner: &str) -> Result<Option<IgnoreRules>> {
                 action: "read",
                 path,
                 target: Some(owner.to_owned()),
-                source,
+                error: source,
             })
         }
     };
     IgnoreRules::parse(&text)
         .map(Some)
-        .map_err(|e| Error::InvalidInput {
-            container: owner.to_owned(),
+        .map_err(|e| Error::InvalidImageInput {
+            image: owner.to_owned(),
             message: format!("`{}` {e}", path.display()),
         })
 }
@@ -242,7 +242,7 @@ fn host_err(
         action,
         path,
         target,
-        source,
+        error: source,
     }
 }
 

@@ -1,5 +1,10 @@
 //! Following the classic builder's output: the current step and its last lines, turned
 //! into error messages when the build fails or times out.
+//!
+//! The daemon turns each of the build's labels (testdock always passes
+//! `testdock.managed-by`) into one `LABEL` step after the Dockerfile's last instruction,
+//! and counts those steps in its `Step N/M` lines: a 3-instruction Dockerfile with one
+//! label prints `Step 2/4`. Errors give the step as the Dockerfile has it (`Step 2/3`).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -12,15 +17,34 @@ const TAIL_LINES: usize = 20;
 /// What the build printed so far, as far as an error needs it.
 #[derive(Debug, Default)]
 pub(super) struct BuildLog {
+    /// How many steps the daemon appends for the build's labels.
+    label_steps: usize,
     /// Text after the last newline (the daemon splits lines across messages).
     pending: String,
-    /// The last `Step N/M : INSTRUCTION` line.
-    step: Option<String>,
+    /// The last step, numbered as in the Dockerfile.
+    step: Option<StepLine>,
     /// The last lines the current step printed, without the builder's own chatter.
     tail: VecDeque<String>,
 }
 
+/// A `Step N/M : INSTRUCTION` line of the builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum StepLine {
+    /// A step of the Dockerfile, renumbered without the appended label steps.
+    Dockerfile(String),
+    /// One of the `LABEL` steps the daemon appends for the build's labels.
+    Label(String),
+}
+
 impl BuildLog {
+    /// A log for a build given `labels` labels (each becomes a step of its own).
+    pub(super) fn new(labels: usize) -> Self {
+        BuildLog {
+            label_steps: labels,
+            ..BuildLog::default()
+        }
+    }
+
     /// Takes one `stream` chunk of the build output.
     pub(super) fn feed(&mut self, text: &str) {
         self.pending.push_str(text);
@@ -40,7 +64,7 @@ impl BuildLog {
 
     fn line(&mut self, line: &str) {
         if line.starts_with("Step ") && line.contains(" : ") {
-            self.step = Some(line.to_owned());
+            self.step = Some(self.renumber(line));
             self.tail.clear();
         } else if line.starts_with(" ---> ")
             || line.starts_with("Removing intermediate container ")
@@ -55,9 +79,36 @@ impl BuildLog {
         }
     }
 
+    /// `line` (`Step N/M : INSTRUCTION`) with `M` counting only the Dockerfile's steps.
+    fn renumber(&self, line: &str) -> StepLine {
+        let parsed = line.split_once(" : ").and_then(|(head, instruction)| {
+            let (n, m) = head.strip_prefix("Step ")?.split_once('/')?;
+            Some((
+                n.parse::<usize>().ok()?,
+                m.parse::<usize>().ok()?,
+                instruction,
+            ))
+        });
+        match parsed {
+            Some((n, m, instruction)) => {
+                let written = m.saturating_sub(self.label_steps);
+                if n > written {
+                    StepLine::Label(instruction.to_owned())
+                } else {
+                    StepLine::Dockerfile(format!("Step {n}/{written} : {instruction}"))
+                }
+            }
+            None => StepLine::Dockerfile(line.to_owned()),
+        }
+    }
+
     fn at_step(&self) -> String {
         match &self.step {
-            Some(step) => format!(" at `{step}`"),
+            Some(StepLine::Dockerfile(step)) => format!(" at `{step}`"),
+            Some(StepLine::Label(instruction)) => format!(
+                " at `{instruction}`, which the daemon adds after the Dockerfile's last step \
+                 for the image's labels"
+            ),
             None => String::new(),
         }
     }
@@ -88,14 +139,18 @@ impl BuildLog {
             }
             _ => None,
         };
+        let exit = match exit_code(error) {
+            Some(code) => format!(" (exit code {code})"),
+            None => String::new(),
+        };
         match (refused, status_of(error)) {
             (Some(line), _) => format!("the daemon refused the Dockerfile{line}"),
             (None, Some(status)) => format!(
-                "the daemon refused the build (HTTP {status}){}{}",
+                "the daemon refused the build (HTTP {status}){}{exit}{}",
                 self.at_step(),
                 self.output()
             ),
-            (None, None) => format!("the build failed{}{}", self.at_step(), self.output()),
+            (None, None) => format!("the build failed{}{exit}{}", self.at_step(), self.output()),
         }
     }
 
@@ -130,6 +185,21 @@ fn strip_ansi(line: &str) -> String {
     out
 }
 
+/// The exit code of a failed `RUN` in a daemon message like `The command '/bin/sh -c
+/// make' returned a non-zero code: 2`.
+fn exit_code(error: &bollard::errors::Error) -> Option<i64> {
+    use bollard::errors::Error as E;
+    let text = match error {
+        E::DockerStreamError { error } => error.as_str(),
+        E::DockerResponseServerError { message, .. } => message.as_str(),
+        _ => return None,
+    };
+    const MARK: &str = "returned a non-zero code: ";
+    let rest = &text[text.find(MARK)? + MARK.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// The line number in a daemon message like `dockerfile parse error line 2: ...`.
 fn parse_error_line(message: &str) -> Option<usize> {
     let rest = &message[message.find("line ")? + 5..];
@@ -149,12 +219,13 @@ mod tests {
 
     #[test]
     fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
-        let mut log = BuildLog::default();
+        // Three instructions, and the daemon's step for the one label.
+        let mut log = BuildLog::new(1);
         for chunk in [
-            "Step 1/3 : FROM base",
+            "Step 1/4 : FROM base",
             "\n",
             " ---> 0123\n",
-            "Step 2/3 : RUN echo boom && exit 3",
+            "Step 2/4 : RUN echo boom && exit 3",
             "\n",
             " ---> Running in abcd\n",
             "bo",
@@ -167,12 +238,41 @@ mod tests {
         let text = log.failure(
             "Dockerfile",
             "",
-            &stream_error("returned a non-zero code: 3"),
+            &stream_error(
+                "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3",
+            ),
         );
         assert_eq!(
             text,
-            "the build failed at `Step 2/3 : RUN echo boom && exit 3`\n  last output lines:\n    \
-             | boom\n    | second line"
+            "the build failed at `Step 2/3 : RUN echo boom && exit 3` (exit code 3)\n  last \
+             output lines:\n    | boom\n    | second line"
+        );
+    }
+
+    #[test]
+    fn steps_are_numbered_as_in_the_dockerfile_and_a_label_step_says_what_it_is() {
+        let mut log = BuildLog::new(2);
+        log.feed("Step 3/5 : COPY a /a\n");
+        assert_eq!(
+            log.step,
+            Some(StepLine::Dockerfile("Step 3/3 : COPY a /a".to_owned()))
+        );
+        log.feed("Step 4/5 : LABEL a=1\n");
+        let text = log.failure("Dockerfile", "", &stream_error("no space left on device"));
+        assert!(
+            text.starts_with("the build failed at `LABEL a=1`, which the daemon adds"),
+            "{text}"
+        );
+        assert!(!text.contains("exit code"), "{text}");
+        let mut plain = BuildLog::new(0);
+        plain.feed("Step 2/2 : RUN x\n");
+        assert_eq!(
+            plain.step,
+            Some(StepLine::Dockerfile("Step 2/2 : RUN x".to_owned()))
+        );
+        assert_eq!(
+            exit_code(&stream_error("returned a non-zero code: 127")),
+            Some(127)
         );
     }
 
@@ -199,7 +299,7 @@ mod tests {
 
     #[test]
     fn only_the_last_lines_of_a_long_step_are_kept() {
-        let mut log = BuildLog::default();
+        let mut log = BuildLog::new(0);
         log.feed("Step 1/1 : RUN seq 100\n");
         for i in 1..=100 {
             log.feed(&format!("{i}\n"));

@@ -178,7 +178,7 @@ fn bad_paths_and_a_missing_dockerfile_are_invalid_input() {
     assert!(err.to_string().contains("context root"), "{err}");
     let dir = tempfile::tempdir().unwrap();
     let err = assemble(&BuildContext::from_dir(dir.path())).unwrap_err();
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
+    assert!(matches!(err, Error::InvalidImageInput { .. }), "{err:?}");
     assert!(
         err.to_string().contains("no Dockerfile at `Dockerfile`"),
         "{err}"
