@@ -148,6 +148,7 @@ impl Container {
         let started = Instant::now();
         exec.run(&self.docker, &self.id)
             .await
+            .map(|out| out.in_container(self.name()))
             .map_err(|source| Error::Exec {
                 container: self.name().to_owned(),
                 image: self.image.clone(),

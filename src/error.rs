@@ -286,7 +286,7 @@ pub enum Error {
         output_suffix(.stderr, .stdout)
     )]
     ExecFailed {
-        /// The container's name or id.
+        /// The container's name.
         container: String,
         /// The command, as run.
         command: String,

@@ -123,11 +123,18 @@ pub struct ExecOutput {
     pub exit_code: i64,
     /// The command, as run.
     command: String,
-    /// The container it ran in.
+    /// The container it ran in (its name, when run through a `Container`).
     container: String,
 }
 
 impl ExecOutput {
+    /// Names the container the output came from (the API call needs its id; messages
+    /// name it as users know it).
+    pub(crate) fn in_container(mut self, name: &str) -> Self {
+        self.container = name.to_owned();
+        self
+    }
+
     /// Standard output as text (lossy UTF-8).
     pub fn stdout_text(&self) -> String {
         String::from_utf8_lossy(&self.stdout).into_owned()
