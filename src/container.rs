@@ -20,6 +20,7 @@ use crate::exec::{Exec, ExecOutput};
 use crate::inject::InjectFile;
 use crate::logs::{LogChunk, Logs};
 use crate::ports::{PortMap, Protocol};
+use crate::timings::StepTimings;
 
 /// Default time given to a graceful stop before the daemon kills.
 pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -33,6 +34,7 @@ pub(crate) struct Parts {
     pub(crate) stop_signal: Option<String>,
     pub(crate) test_id: String,
     pub(crate) ports: PortMap,
+    pub(crate) timings: StepTimings,
 }
 
 /// A started container. Removed by [`remove`](Self::remove), or when dropped.
@@ -49,6 +51,7 @@ pub struct Container {
     stop_signal: Option<String>,
     test_id: String,
     ports: Mutex<PortMap>,
+    timings: StepTimings,
     guard: RemovalGuard,
 }
 
@@ -62,6 +65,7 @@ impl Container {
             stop_signal: parts.stop_signal,
             test_id: parts.test_id,
             ports: Mutex::new(parts.ports),
+            timings: parts.timings,
             guard,
         }
     }
@@ -79,6 +83,20 @@ impl Container {
     /// The image reference it was created from.
     pub fn image(&self) -> &str {
         &self.image
+    }
+
+    /// How long each step of its start took (image, create, inject, start, ready).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> testdock::Result<()> {
+    /// # let spec = testdock::ContainerSpec::new("redis:7");
+    /// let c = spec.start().await?;
+    /// let t = c.timings();
+    /// println!("create {:?}, start {:?}, ready {:?}", t.create, t.start, t.ready);
+    /// # Ok(()) }
+    /// ```
+    pub fn timings(&self) -> &StepTimings {
+        &self.timings
     }
 
     /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host)).

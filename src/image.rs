@@ -177,13 +177,38 @@ impl ImageSource {
 /// Makes sure the image is present on the daemon.
 pub(crate) async fn prepare(docker: &Docker, source: &ImageSource) -> Result<PreparedImage> {
     match source {
-        ImageSource::Registry(image) => registry::prepare(docker, image).await,
-        ImageSource::Local(image) => image.prepare_with(docker).await,
-        ImageSource::Host(image) => image.prepare_with(docker).await,
-        ImageSource::Build(context) => context.prepare_with(docker).await,
-        ImageSource::Rootfs(image) => image.prepare_with(docker).await,
-        ImageSource::Archive(archive) => archive.prepare_with(docker).await,
+        ImageSource::Registry(image) => traced("registry", registry::prepare(docker, image)).await,
+        ImageSource::Local(image) => traced("local", image.prepare_with(docker)).await,
+        ImageSource::Host(image) => traced("host", image.prepare_with(docker)).await,
+        ImageSource::Build(context) => traced("build", context.prepare_with(docker)).await,
+        ImageSource::Rootfs(image) => traced("rootfs", image.prepare_with(docker)).await,
+        ImageSource::Archive(archive) => traced("archive", archive.prepare_with(docker)).await,
     }
+}
+
+/// Runs one image source's preparation in a `testdock.image` span: `source` (`registry`,
+/// `local`, `host`, `build`, `rootfs`, `archive`), then the `image` reference, whether
+/// it was `cached` (nothing pulled, built, imported or loaded) and `elapsed_ms`.
+pub(crate) async fn traced(
+    source: &'static str,
+    prepare: impl std::future::Future<Output = Result<PreparedImage>>,
+) -> Result<PreparedImage> {
+    use tracing::field::Empty;
+    let span = tracing::info_span!(
+        "testdock.image",
+        source,
+        image = Empty,
+        cached = Empty,
+        elapsed_ms = Empty,
+    );
+    let started = Instant::now();
+    let result = tracing::Instrument::instrument(prepare, span.clone()).await;
+    if let Ok(prepared) = &result {
+        span.record("image", prepared.reference.as_str());
+        span.record("cached", prepared.cached);
+    }
+    crate::trace::finished(&span, started.elapsed(), &result);
+    result
 }
 
 /// The reference to create containers from, the image made present first.

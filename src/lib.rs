@@ -46,7 +46,7 @@
 //! | [`InjectFile`] | files from bytes, host files and host directories, with mode and owner, copied in one `put_archive` between create and start |
 //! | images | [`RegistryImage`] (pull policy, credentials, pull timeout with stall detection), [`BuildContext`] (Dockerfile + files built in memory, content-hash tagged), [`HostImage`] (host executables and their shared libraries, no Dockerfile), [`RootfsImage`] and [`ImageArchive`] (tarballs), [`Container::commit`] snapshots |
 //! | [`Probe`] | readiness: log line, TCP, HTTP(S), exec, healthcheck, exit code, delay, all/any, custom; fails fast when the container dies |
-//! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove |
+//! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove, step [`timings`](Container::timings) |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
 //!
 //! ## Teardown
@@ -105,6 +105,46 @@
 //! polling probe last saw, the container's state and its last 50 log lines; it never
 //! leaves the container behind.
 //!
+//! ## Tracing
+//!
+//! testdock reports each step through [`tracing`](https://docs.rs/tracing) spans and
+//! events. Without a subscriber they cost next to nothing and print nothing; install
+//! one to see them, e.g. in a test with `tracing-subscriber`:
+//!
+//! ```no_run
+//! # async fn demo(spec: testdock::ContainerSpec) -> testdock::Result<()> {
+//! let _guard = tracing::subscriber::set_default(
+//!     tracing_subscriber::fmt()
+//!         .with_max_level(tracing::Level::DEBUG)
+//!         .with_test_writer()
+//!         .finish(),
+//! );
+//! let c = spec.start().await?;
+//! println!("{:?}", c.timings()); // the same durations, without a subscriber
+//! # Ok(()) }
+//! ```
+//!
+//! | span (INFO) | fields | what |
+//! |---|---|---|
+//! | `testdock.container` | `container`, `test`, `image` | one [`ContainerSpec::start`]; ends with the event `container ready` (every step's `*_ms`) or `container start failed` (`error`) |
+//! | `testdock.image` | `source` (`registry`, `host`, `build`, ...), `image`, `cached` | making the image present (pull, build, import, load) |
+//! | `testdock.create` | `container`, `image` | the create request (and joining the network a job container meets containers on) |
+//! | `testdock.inject` | `container`, `files`, `bytes` | copying the injected files in |
+//! | `testdock.start` | `container`, `id` | the start request |
+//! | `testdock.ready` | `container`, `probe` | the readiness wait; a DEBUG event `probe attempt` per attempt of a polled probe (`attempt`, `outcome`: `ready`/`retry`/`never`, `seen`) |
+//! | `testdock.remove` | `container` | removing one container (handle, drop, failed start, runner, sweep) |
+//! | `testdock.teardown` | `test` | the runner's removal of everything of a test |
+//! | `testdock.reaper` | `kind` | starting this process's reaper (once) |
+//! | `testdock.sweep` | | the background sweep of stale resources (once), event with `removed` |
+//!
+//! Every step span gets `elapsed_ms` (milliseconds, `f64`) when it ends, with a DEBUG
+//! event `step done` or `step failed` (`error`). Failures testdock handles itself
+//! (a removal on drop that failed, a teardown left to the reaper) are WARN events.
+//! A few lines stay on stderr as well, as they matter without a subscriber: a failed
+//! test's report under the runner, an ignored setting, a reaper fallback, registry pull
+//! progress after 1 s, and a kept container under `TESTDOCK_KEEP_FAILED`.
+//! [`Container::timings`] keeps each step's duration ([`StepTimings`]).
+//!
 //! ## Environment variables
 //!
 //! | variable | effect |
@@ -149,6 +189,8 @@ pub mod runner;
 pub mod shared;
 mod spec;
 pub mod timeouts;
+mod timings;
+mod trace;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
@@ -165,6 +207,7 @@ pub use ports::{Port, Protocol};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
 pub use run::RunOutput;
 pub use spec::{ContainerSpec, Healthcheck, DEFAULT_STARTUP_TIMEOUT};
+pub use timings::StepTimings;
 
 #[doc = include_str!("../docs/container_test.md")]
 pub use testdock_macros::container_test;

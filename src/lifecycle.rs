@@ -4,12 +4,18 @@
 //! chose) *before* the create request is sent, so there is no instant at which a
 //! container exists that nothing will remove: an error, a timeout, or the caller
 //! dropping the `start()` future mid-way all end in removal.
+//!
+//! Each step runs in its own span (`testdock.image`, `testdock.create`,
+//! `testdock.inject`, `testdock.start`, `testdock.ready`) under the container's
+//! `testdock.container` span, and is timed into the [`StepTimings`] the container keeps.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainerOptionsBuilder};
 use bollard::Docker;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::cleanup::{RemovalGuard, Target};
 use crate::container::{Container, Parts};
@@ -18,6 +24,8 @@ use crate::ports::{PortMap, Protocol};
 use crate::probe::Probe;
 use crate::readiness::{self, Failure, Observations};
 use crate::spec::ContainerSpec;
+use crate::timings::StepTimings;
+use crate::trace::{ms, timed};
 
 // `start` lives here, by the engine it drives, so that the spec (a plain description)
 // does not depend on the lifecycle.
@@ -47,9 +55,40 @@ impl ContainerSpec {
 
 /// Starts a container from `spec`: see [`ContainerSpec::start`].
 pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
+    let name = spec.fresh_name();
+    let span = tracing::info_span!(
+        "testdock.container",
+        container = %name,
+        test = %spec.resolved_test_id(),
+        image = Empty,
+        elapsed_ms = Empty,
+    );
+    let started = Instant::now();
+    let result = start_named(spec, name).instrument(span.clone()).await;
+    let elapsed_ms = ms(started.elapsed());
+    span.record("elapsed_ms", elapsed_ms);
+    match &result {
+        Ok(c) => {
+            let t = c.timings();
+            tracing::info!(
+                parent: &span,
+                elapsed_ms,
+                image_ms = ms(t.image),
+                create_ms = ms(t.create),
+                inject_ms = ms(t.inject),
+                start_ms = ms(t.start),
+                ready_ms = ms(t.ready),
+                "container ready"
+            );
+        }
+        Err(error) => tracing::info!(parent: &span, elapsed_ms, %error, "container start failed"),
+    }
+    result
+}
+
+async fn start_named(spec: ContainerSpec, name: String) -> Result<Container> {
     let daemon = crate::docker::daemon().await?;
     let docker = daemon.client();
-    let name = spec.fresh_name();
     // Pure checks first: bad input fails before anything exists, and the error names
     // what the container would have been, not a name nothing ever had.
     let planned = format!("(not created) a container of {}", spec.image.describe());
@@ -74,7 +113,10 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
                 .map_err(|e| e.into_error(&planned))?,
         )
     };
+    let image_started = Instant::now();
     let image = crate::image::ensure(docker, &spec.image).await?;
+    let image_took = image_started.elapsed();
+    tracing::Span::current().record("image", image.as_str());
 
     let test_id = spec.resolved_test_id();
     crate::cleanup::before_first_resource().await;
@@ -96,6 +138,10 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
         started: Instant::now(),
         step: Mutex::new(Step::Create),
         last: Observations::default(),
+        timings: Mutex::new(StepTimings {
+            image: image_took,
+            ..StepTimings::default()
+        }),
     };
     let outcome =
         tokio::time::timeout(limit, bring_up(&ctx, &spec, test_id, archive, created_tx)).await;
@@ -106,6 +152,7 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
         stop_signal: spec.stop_signal.clone(),
         test_id: test_id.to_owned(),
         ports: up.ports,
+        timings: *ctx.timings.lock().unwrap_or_else(|e| e.into_inner()),
     };
     let failure = match outcome {
         Ok(Ok(up)) => {
@@ -128,7 +175,8 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
     {
         // Another process of the session created the shared container first: use it.
         guard.disarm();
-        let up = tokio::time::timeout(limit, attach(&ctx, &spec)).await;
+        let attach = ctx.timed(Step::Ready, ready_span(&ctx, &spec), attach(&ctx, &spec));
+        let up = tokio::time::timeout(limit, attach).await;
         return match up {
             Ok(Ok(up)) => Ok(Container::new(docker.clone(), guard, parts(up, image))),
             Ok(Err(error)) => Err(error),
@@ -138,7 +186,8 @@ pub(crate) async fn start(spec: ContainerSpec) -> Result<Container> {
         };
     }
     if let Err(e) = guard.remove(docker).await {
-        eprintln!("testdock: cleanup after a failed start also failed: {e:?}");
+        // The start's own error is returned; the guard, still armed, retries on drop.
+        tracing::warn!(container = %name, error = ?e, "cleanup after a failed start also failed");
     }
     Err(failure)
 }
@@ -153,11 +202,33 @@ struct Ctx<'a> {
     step: Mutex<Step>,
     /// What polling probes saw last.
     last: Observations,
+    /// How long each step took so far.
+    timings: Mutex<StepTimings>,
 }
 
 impl Ctx<'_> {
     fn enter(&self, step: Step) {
         *self.step.lock().unwrap_or_else(|e| e.into_inner()) = step;
+    }
+
+    /// Runs `step`'s future inside `span`, timing it into the step's slot.
+    async fn timed<T>(
+        &self,
+        step: Step,
+        span: tracing::Span,
+        run: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        self.enter(step);
+        let (result, took) = timed(span, run).await;
+        let mut timings = self.timings.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match step {
+            Step::Create => &mut timings.create,
+            Step::Inject => &mut timings.inject,
+            Step::Start => &mut timings.start,
+            _ => &mut timings.ready,
+        };
+        *slot += took;
+        result
     }
 
     fn docker_error(
@@ -243,6 +314,76 @@ async fn bring_up(
     created_tx: tokio::sync::watch::Sender<bool>,
 ) -> Result<Up> {
     let docker = ctx.docker;
+    let span = tracing::info_span!(
+        "testdock.create",
+        container = ctx.name,
+        image = ctx.image,
+        elapsed_ms = Empty
+    );
+    let created = ctx
+        .timed(Step::Create, span, create(ctx, spec, test_id, created_tx))
+        .await?;
+    let id = created.id.as_str();
+
+    if let Some(archive) = archive {
+        let span = tracing::info_span!(
+            "testdock.inject",
+            container = ctx.name,
+            files = spec.files.len(),
+            bytes = archive.len(),
+            elapsed_ms = Empty,
+        );
+        let inject = async {
+            let options = UploadToContainerOptionsBuilder::default().path("/").build();
+            docker
+                .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
+                .await
+                .map_err(|e| ctx.docker_error(Step::Inject, e, None))
+        };
+        ctx.timed(Step::Inject, span, inject).await?;
+    }
+
+    // Events from this instant on are replayed to the fail-fast watcher.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() - 1.0)
+        .unwrap_or(0.0);
+    let span = tracing::info_span!(
+        "testdock.start",
+        container = ctx.name,
+        id,
+        elapsed_ms = Empty
+    );
+    let start = async {
+        if let Err(e) = docker.start_container(id, None).await {
+            let logs = crate::logs::tail(docker, id).await;
+            return Err(ctx.docker_error(Step::Start, e, Some(logs)));
+        }
+        Ok(())
+    };
+    ctx.timed(Step::Start, span, start).await?;
+
+    let (host, ports) = ctx
+        .timed(
+            Step::Ready,
+            ready_span(ctx, spec),
+            ready(ctx, spec, id, since),
+        )
+        .await?;
+    Ok(Up {
+        id: created.id,
+        host,
+        ports,
+    })
+}
+
+/// The create request, then joining the network this process meets containers on.
+async fn create(
+    ctx: &Ctx<'_>,
+    spec: &ContainerSpec,
+    test_id: &str,
+    created_tx: tokio::sync::watch::Sender<bool>,
+) -> Result<bollard::models::ContainerCreateResponse> {
     let body = spec.create_body(ctx.name, ctx.image, test_id, ctx.daemon.bind_address());
     let options = CreateContainerOptionsBuilder::default()
         .name(ctx.name)
@@ -251,7 +392,7 @@ async fn bring_up(
     // the request is in flight, the daemon still creates the container, and the guard
     // waits for the answer before removing it.
     let create = {
-        let docker = docker.clone();
+        let docker = ctx.docker.clone();
         async move {
             let result = docker.create_container(Some(options), body).await;
             let _ = created_tx.send(true);
@@ -268,56 +409,50 @@ async fn bring_up(
         .await
         .expect("the create request does not panic")
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
-
-    if let Some(archive) = archive {
-        ctx.enter(Step::Inject);
-        let options = UploadToContainerOptionsBuilder::default().path("/").build();
-        docker
-            .upload_to_container(
-                &created.id,
-                Some(options),
-                bollard::body_full(archive.into()),
-            )
-            .await
-            .map_err(|e| ctx.docker_error(Step::Inject, e, None))?;
-    }
-    crate::reach::join_meeting_network(docker, ctx.daemon, &created.id, spec.network_mode())
+    crate::reach::join_meeting_network(ctx.docker, ctx.daemon, &created.id, spec.network_mode())
         .await
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
+    Ok(created)
+}
 
-    ctx.enter(Step::Start);
-    // Events from this instant on are replayed to the fail-fast watcher.
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64() - 1.0)
-        .unwrap_or(0.0);
-    if let Err(e) = docker.start_container(&created.id, None).await {
-        let logs = crate::logs::tail(docker, &created.id).await;
-        return Err(ctx.docker_error(Step::Start, e, Some(logs)));
-    }
+/// The span of the readiness wait.
+fn ready_span(ctx: &Ctx<'_>, spec: &ContainerSpec) -> tracing::Span {
+    tracing::info_span!(
+        "testdock.ready",
+        container = ctx.name,
+        probe = %spec.probe,
+        elapsed_ms = Empty,
+    )
+}
 
-    ctx.enter(Step::Ready);
-    let (host, ports) = address(ctx, spec, &created.id).await?;
+/// Waits until the started container `id` is ready; returns where it is reached.
+async fn ready(
+    ctx: &Ctx<'_>,
+    spec: &ContainerSpec,
+    id: &str,
+    since: f64,
+) -> Result<(String, PortMap)> {
+    let (host, ports) = address(ctx, spec, id).await?;
     let target = readiness::Target {
-        docker,
-        id: &created.id,
+        docker: ctx.docker,
+        id,
         host: &host,
         ports: &ports,
         last: &ctx.last,
     };
     if let Err(failure) = readiness::wait(&target, &spec.probe, since).await {
-        return Err(ctx.readiness_error(&created.id, &spec.probe, failure).await);
+        return Err(ctx.readiness_error(id, &spec.probe, failure).await);
     }
-    Ok(Up {
-        id: created.id,
-        host,
-        ports,
-    })
+    Ok((host, ports))
 }
 
 /// Waits until a container someone else created (a shared fixture's) runs and is
-/// ready, without owning it.
+/// ready, without owning it. Timed as the readiness step.
 async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
+    tracing::debug!(
+        container = ctx.name,
+        "another process created the shared container: waiting for it"
+    );
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64() - 1.0)
@@ -342,18 +477,7 @@ async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
             _ => backoff.wait().await,
         }
     };
-    ctx.enter(Step::Ready);
-    let (host, ports) = address(ctx, spec, &id).await?;
-    let target = readiness::Target {
-        docker: ctx.docker,
-        id: &id,
-        host: &host,
-        ports: &ports,
-        last: &ctx.last,
-    };
-    if let Err(failure) = readiness::wait(&target, &spec.probe, since).await {
-        return Err(ctx.readiness_error(&id, &spec.probe, failure).await);
-    }
+    let (host, ports) = ready(ctx, spec, &id, since).await?;
     Ok(Up { id, host, ports })
 }
 

@@ -180,6 +180,8 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
 
 /// Retries `attempt` with back-off until it passes; each failure is recorded as the
 /// last observation. A definitive failure (e.g. an unpublished port) stops at once.
+/// Each attempt is a DEBUG event `probe attempt` with `probe`, `attempt` (from 1),
+/// `outcome` (`ready`, `retry` or `never`), `elapsed_ms` and what was `seen`.
 async fn poll<F, Fut>(target: &Target<'_>, probe: &Probe, mut attempt: F) -> Result<(), Failure>
 where
     F: FnMut() -> Fut,
@@ -187,14 +189,26 @@ where
 {
     let key = probe.to_string();
     let mut backoff = Backoff::new();
+    let mut n: u64 = 0;
     loop {
-        match attempt().await {
+        n += 1;
+        let started = std::time::Instant::now();
+        let result = attempt().await;
+        let elapsed_ms = crate::trace::ms(started.elapsed());
+        match result {
             Ok(()) => {
+                tracing::debug!(probe = %key, attempt = n, outcome = "ready", elapsed_ms, "probe attempt");
                 target.last.clear(&key);
                 return Ok(());
             }
-            Err(Attempt::Retry(what)) => target.last.set(&key, what),
-            Err(Attempt::Never(why)) => return Err(Failure::Definitive(why)),
+            Err(Attempt::Retry(what)) => {
+                tracing::debug!(probe = %key, attempt = n, outcome = "retry", elapsed_ms, seen = %what, "probe attempt");
+                target.last.set(&key, what)
+            }
+            Err(Attempt::Never(why)) => {
+                tracing::debug!(probe = %key, attempt = n, outcome = "never", elapsed_ms, seen = %why, "probe attempt");
+                return Err(Failure::Definitive(why));
+            }
         }
         backoff.wait().await;
     }
@@ -233,9 +247,11 @@ async fn wait_for_log(target: &Target<'_>, probe: &LogProbe) -> Result<(), Failu
             _ => {}
         }
         if seen_out + seen_err >= probe.occurrences {
+            tracing::debug!(probe = %probe, seen = seen_out + seen_err, outcome = "ready", "log probe matched");
             return Ok(());
         }
     }
+    tracing::debug!(probe = %probe, seen = seen_out + seen_err, outcome = "exited", "log probe: the log ended");
     Err(Failure::Exited)
 }
 
@@ -319,6 +335,7 @@ async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
             ));
         };
         use bollard::models::HealthStatusEnum as H;
+        tracing::debug!(probe = "healthcheck", status = ?health.status, "probe attempt");
         match health.status {
             Some(H::HEALTHY) => {
                 target.last.clear("healthcheck");

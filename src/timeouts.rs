@@ -43,6 +43,12 @@ fn parse_scale(value: Option<&str>) -> f64 {
     match text.parse::<f64>() {
         Ok(f) if f.is_finite() && f > 0.0 => f,
         _ => {
+            // Kept on stderr: a setting is being ignored, and only the user can fix it.
+            tracing::warn!(
+                variable = SCALE_ENV,
+                value = text,
+                "ignoring the timeout scale: expected a positive number"
+            );
             eprintln!("testdock: ignoring {SCALE_ENV}={text:?}: expected a positive number such as 2 or 0.5");
             1.0
         }

@@ -50,24 +50,24 @@ pub(super) fn remove_blocking(target: Target, limit: Duration) {
         match crate::docker::daemon().await {
             Ok(daemon) => {
                 if let Err(e) = remove_container(daemon.client(), &target).await {
-                    eprintln!(
-                        "testdock: could not remove container `{}`: {e}",
-                        target.name
-                    );
+                    tracing::warn!(container = %target.name, error = %e, "could not remove the container");
                 }
             }
-            Err(e) => eprintln!(
-                "testdock: could not remove container `{}`: {e}",
-                target.name
-            ),
+            Err(e) => {
+                tracing::warn!(container = %target.name, error = %e, "could not remove the container")
+            }
         }
         let _ = done_tx.send(());
     };
     if let Err(e) = spawn(job) {
-        eprintln!("testdock: cannot start the teardown thread ({e}); container `{name}` may be left behind");
+        tracing::warn!(
+            container = %name,
+            error = %e,
+            "cannot start the teardown thread: the container is left to the reaper"
+        );
         return;
     }
     if done_rx.recv_timeout(limit).is_err() {
-        eprintln!("testdock: removing container `{name}` took longer than {limit:?}");
+        tracing::warn!(container = %name, ?limit, "removing the container took longer than the limit");
     }
 }

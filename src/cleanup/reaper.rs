@@ -81,8 +81,29 @@ enum Channel {
 static CHANNEL: OnceCell<Channel> = OnceCell::const_new();
 
 /// Starts this process's reaper unless it runs already. Call before creating anything.
+/// The start runs in a `testdock.reaper` span (`kind`, `elapsed_ms`).
 pub(crate) async fn ensure_started() {
-    CHANNEL.get_or_init(start).await;
+    CHANNEL
+        .get_or_init(|| async {
+            let span = tracing::info_span!(
+                "testdock.reaper",
+                kind = tracing::field::Empty,
+                elapsed_ms = tracing::field::Empty,
+            );
+            let started = std::time::Instant::now();
+            let channel = tracing::Instrument::instrument(start(), span.clone()).await;
+            let kind = match channel {
+                Channel::Local(_) => "local",
+                Channel::DaemonSide(_) => "daemon",
+                Channel::None => "none",
+            };
+            let elapsed_ms = crate::trace::ms(started.elapsed());
+            span.record("kind", kind);
+            span.record("elapsed_ms", elapsed_ms);
+            tracing::info!(parent: &span, kind, elapsed_ms, "reaper started");
+            channel
+        })
+        .await;
 }
 
 /// The kind of reaper watching this process, once started.
@@ -107,6 +128,8 @@ async fn start() -> Channel {
     ) {
         Ok(kind) => kind,
         Err(message) => {
+            // Kept on stderr: a setting is being ignored, and only the user can fix it.
+            tracing::warn!(%message, "choosing the reaper by itself");
             eprintln!("testdock: {message}; choosing the reaper by itself");
             Kind::choose(None, daemon.topology(), crate::procfs::LocalFacts::system())
                 .unwrap_or(Kind::Local)
@@ -115,10 +138,14 @@ async fn start() -> Channel {
     if kind == Kind::DaemonSide {
         match daemon_side::attach(daemon).await {
             Ok(watcher) => return Channel::DaemonSide(watcher),
-            Err(e) => eprintln!(
-                "testdock: cannot start the daemon-side reaper ({e}); falling back to a local \
-                 watchdog, which dies with this process's container or pid namespace"
-            ),
+            Err(e) => {
+                // Kept on stderr: a weaker fallback the user should know about.
+                tracing::warn!(error = %e, "cannot start the daemon-side reaper: falling back to a local watchdog");
+                eprintln!(
+                    "testdock: cannot start the daemon-side reaper ({e}); falling back to a local \
+                     watchdog, which dies with this process's container or pid namespace"
+                )
+            }
         }
     }
     start_local(daemon)
@@ -128,6 +155,8 @@ fn start_local(daemon: &Daemon) -> Channel {
     match local::spawn(&daemon.endpoint().endpoint) {
         Ok(pipe) => Channel::Local(pipe),
         Err(e) => {
+            // Kept on stderr: without a reaper, a killed run leaves its containers.
+            tracing::warn!(error = %e, "cannot start the reaper: normal teardown only");
             eprintln!(
                 "testdock: cannot start the reaper ({e}); containers of this process are \
                  removed by normal teardown only, not if it is killed"

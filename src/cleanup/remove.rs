@@ -29,11 +29,22 @@ const CREATE_ANSWER_LIMIT: Duration = Duration::from_secs(120);
 /// Kills and removes the container with its anonymous volumes, then removes named volumes
 /// that were created for it. Waits first for an outstanding create request to be
 /// answered. "No such container" (404) counts as done; "removal already in progress"
-/// (409) waits until it is removed.
+/// (409) waits until it is removed. Runs in a `testdock.remove` span.
 pub(crate) async fn remove_container(
     docker: &Docker,
     target: &Target,
 ) -> Result<(), bollard::errors::Error> {
+    let span = tracing::info_span!(
+        "testdock.remove",
+        container = %target.name,
+        elapsed_ms = tracing::field::Empty,
+    );
+    crate::trace::timed(span, remove_now(docker, target))
+        .await
+        .0
+}
+
+async fn remove_now(docker: &Docker, target: &Target) -> Result<(), bollard::errors::Error> {
     if let Some(created) = &target.created {
         let mut created = created.clone();
         // A closed channel means the create task is gone: nothing more to wait for.

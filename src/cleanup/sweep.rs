@@ -234,6 +234,7 @@ pub(crate) fn sweep_stale_once() {
     static SWEPT: std::sync::Once = std::sync::Once::new();
     SWEPT.call_once(|| {
         let sweep = async {
+            let started = std::time::Instant::now();
             let removed = tokio::time::timeout(Duration::from_secs(20), async {
                 let daemon = crate::docker::daemon().await?;
                 let own_session = labels::session_id();
@@ -248,19 +249,17 @@ pub(crate) fn sweep_stale_once() {
             })
             .await;
             match removed {
-                Ok(Ok(removed)) if !removed.is_empty() => eprintln!(
-                    "testdock: removed {} stale resource(s) of runs that died: {}",
-                    removed.len(),
-                    removed
-                        .iter()
-                        .map(|r| r.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                Ok(Ok(removed)) => tracing::info!(
+                    elapsed_ms = crate::trace::ms(started.elapsed()),
+                    removed = removed.len(),
+                    names = ?removed.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+                    "removed stale resources of runs that died"
                 ),
-                Ok(Err(e)) => eprintln!("testdock: the stale sweep failed: {e}"),
-                _ => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "the stale sweep failed"),
+                Err(_) => tracing::warn!("the stale sweep did not finish within 20 s"),
             }
         };
-        let _ = super::spawn_detached(sweep);
+        let span = tracing::info_span!("testdock.sweep");
+        let _ = super::spawn_detached(tracing::Instrument::instrument(sweep, span));
     });
 }

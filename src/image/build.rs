@@ -175,7 +175,7 @@ impl BuildContext {
     /// ```
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.prepare_with(docker).await
+        super::traced("build", self.prepare_with(docker)).await
     }
 
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {

@@ -106,7 +106,7 @@ impl HostImage {
     /// ```
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.prepare_with(docker).await
+        super::traced("host", self.prepare_with(docker)).await
     }
 
     pub(crate) fn describe(&self) -> String {

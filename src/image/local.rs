@@ -38,7 +38,7 @@ impl LocalImage {
     /// Checks the daemon has it.
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.prepare_with(docker).await
+        super::traced("local", self.prepare_with(docker)).await
     }
 
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {

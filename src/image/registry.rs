@@ -126,7 +126,7 @@ impl RegistryImage {
     /// Pulls the image as its policy says (see [`PreparedImage`]).
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        prepare(docker, self).await
+        super::traced("registry", prepare(docker, self)).await
     }
 }
 
@@ -205,7 +205,14 @@ async fn pull(
     let mut progress = PullProgress::new(&image.reference, QUIET);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let print = |lines: Vec<String>| lines.iter().for_each(|line| eprintln!("{line}"));
+    // Progress stays on stderr (a slow pull should not look like a hang), and is an
+    // event too.
+    let print = |lines: Vec<String>| {
+        for line in lines {
+            tracing::info!(image = %image.reference, "{line}");
+            eprintln!("{line}");
+        }
+    };
     loop {
         let wake = deadline.min(last_activity + stall_limit);
         tokio::select! {
@@ -254,6 +261,7 @@ async fn pull(
         }
     }
     if let Some(line) = progress.summary(pull_started.elapsed()) {
+        tracing::info!(image = %image.reference, "{line}");
         eprintln!("{line}");
     }
     Ok(())

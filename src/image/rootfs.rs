@@ -98,7 +98,7 @@ impl RootfsImage {
     /// ```
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.prepare_with(docker).await
+        super::traced("rootfs", self.prepare_with(docker)).await
     }
 
     pub(crate) fn describe(&self) -> String {
@@ -246,7 +246,7 @@ impl ImageArchive {
     /// Loads the archive unless the daemon has its [`image`](Self::image) already.
     pub async fn prepare(&self) -> Result<PreparedImage> {
         let docker = crate::docker::daemon().await?.client();
-        self.prepare_with(docker).await
+        super::traced("archive", self.prepare_with(docker)).await
     }
 
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {

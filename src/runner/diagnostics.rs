@@ -21,6 +21,7 @@ pub(super) async fn report(docker: &Docker, test_id: &str, headline: &str) {
     {
         Ok(list) => list,
         Err(e) => {
+            tracing::error!(test = test_id, headline, error = %e, "test failed; listing its containers failed too");
             eprintln!("testdock: {test_id} failed; listing its containers failed too: {e}");
             return;
         }
@@ -58,6 +59,8 @@ pub(super) async fn report(docker: &Docker, test_id: &str, headline: &str) {
     if let Some(dir) = &dir {
         let _ = writeln!(text, "  (saved under {})", dir.display());
     }
+    // The failure report stays on stderr: it is what a failed test prints.
+    tracing::error!(test = test_id, headline, report = %text, "test failed");
     eprint!("{text}");
 }
 

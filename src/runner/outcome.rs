@@ -53,6 +53,7 @@ impl Verdict {
             Verdict::Failed(message) => panic!("{message}"),
             Verdict::NoDaemon(error) => {
                 if skip_without_docker() {
+                    tracing::warn!(test = %meta.id, %error, "skipped: no Docker daemon");
                     eprintln!(
                         "testdock: SKIPPED {} ({}:{}): no Docker daemon ({} is set)",
                         meta.id,

@@ -93,6 +93,7 @@ where
     }
     if keep {
         let kept = keep_containers(docker, &meta.id).await;
+        tracing::warn!(test = %meta.id, ?kept, "keeping the containers of a failed test");
         eprintln!(
             "testdock: keeping the containers of failed test {} ({} is set): {}; no reaper \
              or sweep removes them: `testdock prune --kept` or `docker rm -f {}` does",
@@ -101,8 +102,13 @@ where
             kept.join(", "),
             kept.join(" ")
         );
-    } else if let Err(e) = teardown(docker, &meta.id, network.as_deref()).await {
-        eprintln!("testdock: teardown of {} failed: {e}", meta.id);
+    } else if let Err(e) = tracing::Instrument::instrument(
+        teardown(docker, &meta.id, network.as_deref()),
+        tracing::info_span!("testdock.teardown", test = %meta.id),
+    )
+    .await
+    {
+        tracing::warn!(test = %meta.id, error = %e, "teardown failed: left to the reaper");
     }
     verdict
 }
@@ -244,7 +250,10 @@ async fn keep_containers(docker: &Docker, test_id: &str) -> Vec<String> {
             .build();
         match docker.rename_container(name, options).await {
             Ok(()) => kept.push(new_name),
-            Err(e) => eprintln!("testdock: could not keep container `{name}`: {e}"),
+            Err(e) => {
+                tracing::warn!(container = name, error = %e, "could not keep the container");
+                eprintln!("testdock: could not keep container `{name}`: {e}")
+            }
         }
     }
     kept
