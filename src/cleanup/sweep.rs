@@ -26,6 +26,16 @@ pub enum ResourceKind {
     Volume,
 }
 
+impl std::fmt::Display for ResourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ResourceKind::Container => "container",
+            ResourceKind::Network => "network",
+            ResourceKind::Volume => "volume",
+        })
+    }
+}
+
 /// One resource testdock created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
