@@ -1,8 +1,8 @@
 //! Teardown: removing what testdock created, on every path.
 //!
-//! A [`RemovalGuard`] is made *before* a container is created (its name is chosen by
-//! testdock), so a failure or a cancellation anywhere in create, inject, start or
-//! readiness still removes it. Normal teardown is async ([`RemovalGuard::remove`]);
+//! A [`RemovalGuard`] is made *before* a container, network or volume is created (its
+//! name is chosen by testdock), so a failure or a cancellation anywhere in create,
+//! inject, start or readiness still removes it. Normal teardown is async ([`RemovalGuard::remove`]);
 //! dropping an armed guard is the safety net: it hands the removal to a background
 //! thread with its own runtime and waits for it, which works under a current-thread
 //! runtime, a multi-thread runtime, or no runtime at all. Under all of that is the
@@ -13,6 +13,7 @@ mod guard;
 pub(crate) mod ownership;
 pub(crate) mod reaper;
 mod remove;
+mod remove_resource;
 mod scope;
 pub(crate) mod sweep;
 
@@ -20,6 +21,7 @@ pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
 pub use ownership::{Ownership, Unproven};
 pub(crate) use remove::{remove_container, Target};
+pub(crate) use remove_resource::{remove_resource, ResourceTarget};
 pub(crate) use scope::Scope;
 pub use sweep::{Resource, ResourceKind};
 

@@ -8,6 +8,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::endpoint::Candidate;
+use crate::resource_kind::ResourceKind;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -211,6 +212,22 @@ pub enum Error {
         source: Box<bollard::errors::Error>,
     },
 
+    /// A daemon call for a network or a volume failed.
+    #[error("{step} failed for {kind} `{name}` after {elapsed:?}{}", in_use_suffix(*.step, .source))]
+    Resource {
+        /// The step that failed ([`Step::Create`] or [`Step::Remove`]).
+        step: Step,
+        /// [`ResourceKind::Network`] or [`ResourceKind::Volume`].
+        kind: ResourceKind,
+        /// Its name.
+        name: String,
+        /// Time spent in the step.
+        elapsed: Duration,
+        /// The daemon's error.
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+
     /// The container exited while testdock was waiting for it.
     #[error(
         "container `{container}` (image `{image}`) exited with code {exit_code} during {step} after {elapsed:?}{}\n  last log lines:\n{logs}",
@@ -371,6 +388,16 @@ fn output_suffix(stderr: &str, stdout: &str) -> String {
     format!("; it printed:\n{tail}")
 }
 
+/// What to do about a network or volume containers still use.
+fn in_use_suffix(step: Step, source: &bollard::errors::Error) -> &'static str {
+    if step == Step::Remove && matches!(status_of(source), Some(403 | 409)) {
+        ": containers still use it (remove them first); it is removed in the background \
+         as soon as they are gone"
+    } else {
+        ""
+    }
+}
+
 fn state_suffix(state: &Option<String>) -> String {
     match state {
         Some(state) => format!("; container state: {state}"),
@@ -413,10 +440,11 @@ impl fmt::Debug for Error {
 }
 
 impl Error {
-    /// The step that failed, if the error is about a container.
+    /// The step that failed, if the error is about a container, network or volume.
     pub fn step(&self) -> Option<Step> {
         match self {
             Error::Docker { step, .. }
+            | Error::Resource { step, .. }
             | Error::Exited { step, .. }
             | Error::Timeout { step, .. } => Some(*step),
             Error::ProbeFailed { .. } => Some(Step::Ready),
@@ -432,6 +460,7 @@ impl Error {
             Error::Image { elapsed, .. }
             | Error::Docker { elapsed, .. }
             | Error::Exec { elapsed, .. }
+            | Error::Resource { elapsed, .. }
             | Error::Exited { elapsed, .. }
             | Error::Timeout { elapsed, .. }
             | Error::ProbeFailed { elapsed, .. } => Some(*elapsed),
@@ -467,7 +496,9 @@ impl Error {
     /// The HTTP status of the daemon's answer, if the daemon refused the request.
     pub fn status_code(&self) -> Option<u16> {
         let source = match self {
-            Error::Docker { source, .. } | Error::Exec { source, .. } => Some(source.as_ref()),
+            Error::Docker { source, .. }
+            | Error::Exec { source, .. }
+            | Error::Resource { source, .. } => Some(source.as_ref()),
             Error::Image { source, .. } => source.as_deref(),
             _ => None,
         }?;

@@ -178,6 +178,29 @@ fn standard_with(test_id: &str, facts: &crate::procfs::LocalFacts) -> HashMap<St
     labels
 }
 
+/// Refuses user labels under `testdock.`: those are testdock's own, and setting one is
+/// a mistake, not something to drop silently.
+pub(crate) fn refuse_reserved(user_labels: &HashMap<String, String>) -> Result<(), String> {
+    match user_labels.keys().find(|k| k.starts_with("testdock.")) {
+        Some(key) => Err(format!(
+            "the label `{key}` is reserved: testdock sets the `testdock.*` labels of \
+             everything it creates (see `testdock::labels`); use another prefix"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `user_labels` (checked by [`refuse_reserved`]) with the [`standard`] labels of `test_id`.
+pub(crate) fn with_standard(
+    user_labels: &HashMap<String, String>,
+    test_id: &str,
+) -> HashMap<String, String> {
+    let mut all = user_labels.clone();
+    all.retain(|k, _| !k.starts_with("testdock."));
+    all.extend(standard(test_id));
+    all
+}
+
 /// A list-filter that selects resources of this session, for leak checks.
 pub fn session_filter() -> HashMap<String, Vec<String>> {
     HashMap::from([(

@@ -47,15 +47,18 @@
 //! | images | [`RegistryImage`] (pull policy, credentials, pull timeout with stall detection), [`BuildContext`] (Dockerfile + files built in memory, content-hash tagged), [`HostImage`] (host executables and their shared libraries, no Dockerfile), [`RootfsImage`] and [`ImageArchive`] (tarballs), [`Container::commit`] snapshots |
 //! | [`Probe`] | readiness: log line, TCP, HTTP(S), exec, healthcheck, exit code, delay, all/any, custom; fails fast when the container dies |
 //! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove, step [`timings`](Container::timings) |
+//! | [`NetworkSpec`], [`VolumeSpec`] | networks (driver, internal, options) and named volumes as fixtures: labelled, removed like containers (after the containers that use them), one per test argument; `.network(&net)`, `.volume(&data, "/data")` |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
 //!
 //! ## Teardown
 //!
-//! Every container is labelled (see [`labels`]) and registered for removal before it is
-//! created. It is removed by [`Container::remove`], when the handle is dropped (also
-//! during a panic, with or without a tokio runtime), when `start` fails, and when the
-//! `start` future is dropped mid-way (e.g. by an outer `tokio::time::timeout`).
-//! Removal kills the container and removes its anonymous volumes.
+//! Every container, network and volume is labelled (see [`labels`]) and registered for
+//! removal before it is created. It is removed by `remove()` ([`Container::remove`]),
+//! when the handle is dropped (also during a panic, with or without a tokio runtime),
+//! when `start`/`create` fails, and when that future is dropped mid-way (e.g. by an
+//! outer `tokio::time::timeout`). Removal kills the container and removes its anonymous
+//! volumes; a network or volume still used by containers is removed as soon as they
+//! are gone.
 //!
 //! Under all of that is the reaper (see `src/cleanup/reaper/`), started on first use,
 //! which removes everything the process owned once it dies, however it dies (`kill -9`,
@@ -178,12 +181,15 @@ mod inject;
 pub mod labels;
 mod lifecycle;
 mod logs;
+mod network;
 mod ports;
 mod probe;
 mod procfs;
 pub mod prune;
 mod reach;
 mod readiness;
+mod resource;
+mod resource_kind;
 mod run;
 pub mod runner;
 pub mod shared;
@@ -191,6 +197,7 @@ mod spec;
 pub mod timeouts;
 mod timings;
 mod trace;
+mod volume;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
@@ -203,11 +210,13 @@ pub use image::{
 };
 pub use inject::InjectFile;
 pub use logs::{LogChunk, LogStream, Logs};
+pub use network::{Network, NetworkSpec};
 pub use ports::{Port, Protocol};
 pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
 pub use run::RunOutput;
 pub use spec::{ContainerSpec, Healthcheck, DEFAULT_STARTUP_TIMEOUT};
 pub use timings::StepTimings;
+pub use volume::{Volume, VolumeSpec};
 
 #[doc = include_str!("../docs/container_test.md")]
 pub use testdock_macros::container_test;

@@ -231,9 +231,10 @@ impl ContainerSpec {
         self
     }
 
-    /// Mounts the named volume `name` at `target`, writable. If the daemon creates the
+    /// Mounts the named volume `name` at `target`, writable: a [`Volume`](crate::Volume)
+    /// (`.volume(&data, "/data")`) or any volume's name. If the daemon creates the
     /// volume for this container, it is labelled and removed with the container; a
-    /// volume that already existed is left alone.
+    /// volume that already existed (a `Volume` included) is left alone.
     pub fn volume(self, name: impl Into<String>, target: impl Into<String>) -> Self {
         self.mount_volume(name.into(), target.into(), false)
     }
@@ -260,7 +261,9 @@ impl ContainerSpec {
         self
     }
 
-    /// Joins the network `name` (which must exist) instead of the default bridge.
+    /// Joins the network `name` instead of the default bridge: a
+    /// [`Network`](crate::Network) (`.network(&net)`) or the name of a network that
+    /// exists.
     pub fn network(mut self, name: impl Into<String>) -> Self {
         self.network = Some(name.into());
         self
@@ -342,13 +345,7 @@ impl ContainerSpec {
     /// Labels under `testdock.` are testdock's own: setting one is a mistake, not
     /// something to drop silently.
     pub(crate) fn check_labels(&self) -> Result<(), String> {
-        match self.labels.keys().find(|k| k.starts_with("testdock.")) {
-            Some(key) => Err(format!(
-                "the label `{key}` is reserved: testdock sets the `testdock.*` labels of \
-                 everything it creates (see `testdock::labels`); use another prefix"
-            )),
-            None => Ok(()),
-        }
+        labels::refuse_reserved(&self.labels)
     }
 
     /// The network mode the container is created with (`None`: the default bridge).

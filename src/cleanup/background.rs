@@ -15,6 +15,7 @@ use std::time::Duration;
 use once_cell::sync::OnceCell;
 use tokio::runtime::Handle;
 
+use super::remove_resource::{in_use, remove_resource, ResourceTarget};
 use super::{remove_container, Target};
 
 static RUNTIME: OnceCell<Handle> = OnceCell::new();
@@ -69,5 +70,44 @@ pub(super) fn remove_blocking(target: Target, limit: Duration) {
     }
     if done_rx.recv_timeout(limit).is_err() {
         tracing::warn!(container = %name, ?limit, "removing the container took longer than the limit");
+    }
+}
+
+/// Removes a network or volume on the teardown runtime, waiting up to `limit` for the
+/// first attempt. If containers still use it, the caller goes on and the teardown
+/// runtime keeps trying for up to `limit` more: a network dropped before its
+/// containers goes right after them. (If the process ends first, its reaper removes it.)
+pub(super) fn remove_resource_blocking(target: ResourceTarget, limit: Duration) {
+    let what = format!("{} `{}`", target.kind, target.name);
+    let (done_tx, done_rx) = mpsc::sync_channel(1);
+    let job = {
+        let what = what.clone();
+        async move {
+            let daemon = match crate::docker::daemon().await {
+                Ok(daemon) => daemon,
+                Err(e) => {
+                    eprintln!("testdock: could not remove {what}: {e}");
+                    let _ = done_tx.send(());
+                    return;
+                }
+            };
+            let docker = daemon.client();
+            let first = remove_resource(docker, &target, Duration::ZERO).await;
+            let _ = done_tx.send(());
+            let result = match first {
+                Err(e) if in_use(&e) => remove_resource(docker, &target, limit).await,
+                other => other,
+            };
+            if let Err(e) = result {
+                eprintln!("testdock: could not remove {what}: {e}");
+            }
+        }
+    };
+    if let Err(e) = spawn(job) {
+        eprintln!("testdock: cannot start the teardown thread ({e}); {what} may be left behind");
+        return;
+    }
+    if done_rx.recv_timeout(limit).is_err() {
+        eprintln!("testdock: removing {what} took longer than {limit:?}");
     }
 }

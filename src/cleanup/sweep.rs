@@ -16,16 +16,7 @@ use crate::error::{status_of, Error, Result};
 use crate::labels;
 use crate::procfs::LocalFacts;
 
-/// What kind of resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResourceKind {
-    /// A container.
-    Container,
-    /// A network.
-    Network,
-    /// A volume.
-    Volume,
-}
+pub use crate::resource_kind::ResourceKind;
 
 /// One resource testdock created.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,18 +1,21 @@
 //! One test's lifetime: network, fixtures and body under the timeout, then teardown of
-//! everything labelled with the test.
+//! everything labelled with the test (containers first, then volumes and networks).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bollard::models::NetworkCreateRequest;
-use bollard::query_parameters::{ListContainersOptionsBuilder, ListVolumesOptionsBuilder};
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+};
 use bollard::Docker;
 
 use super::diagnostics;
 use super::outcome::{panic_text, Verdict};
 use super::{TestContext, TestMeta, TestOutcome};
-use crate::cleanup::{self, remove_container, Target};
+use crate::cleanup::{
+    self, remove_container, remove_resource, ResourceKind, ResourceTarget, Target,
+};
 use crate::error::{status_of, Result};
 use crate::labels;
 
@@ -34,9 +37,8 @@ where
     let docker = daemon.client();
     let _scope = cleanup::Scope::enter(&meta.id);
     let network = if meta.network {
-        cleanup::before_first_resource().await;
-        match create_network(docker, &meta.id).await {
-            Ok(name) => Some(name),
+        match crate::NetworkSpec::new().test_id(&meta.id).create().await {
+            Ok(network) => Some(network),
             Err(e) => {
                 return Verdict::Failed(format!(
                     "{}: creating the test network failed: {e}",
@@ -47,7 +49,7 @@ where
     } else {
         None
     };
-    let ctx = TestContext::new(meta, network.clone());
+    let ctx = TestContext::new(meta, network.as_ref().map(|n| n.name().to_owned()));
     let limit = crate::timeouts::scaled(meta.timeout);
     let mut body = body_runtime.spawn(test(ctx));
     let verdict = match tokio::time::timeout(limit, &mut body).await {
@@ -103,7 +105,7 @@ where
             kept.join(" ")
         );
     } else if let Err(e) = tracing::Instrument::instrument(
-        teardown(docker, &meta.id, network.as_deref()),
+        teardown(docker, &meta.id, network),
         tracing::info_span!("testdock.teardown", test = %meta.id),
     )
     .await
@@ -117,23 +119,13 @@ fn keep_failed() -> bool {
     std::env::var(super::KEEP_FAILED_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-async fn create_network(docker: &Docker, test_id: &str) -> Result<String, bollard::errors::Error> {
-    let name = format!("testdock-net-{}", labels::random_hex(10));
-    let request = NetworkCreateRequest {
-        name: name.clone(),
-        labels: Some(labels::standard(test_id)),
-        ..Default::default()
-    };
-    docker.create_network(request).await?;
-    Ok(name)
-}
-
-/// Removes every container, volume and network of the test, concurrently.
+/// Removes every container of the test, concurrently; then its volumes and networks
+/// (the test's own network, and those its body made), which containers no longer use.
 async fn teardown(
     docker: &Docker,
     test_id: &str,
-    network: Option<&str>,
-) -> Result<(), bollard::errors::Error> {
+    network: Option<crate::Network>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let filter = labels::test_filter(test_id);
     let containers = docker
         .list_containers(Some(
@@ -158,32 +150,44 @@ async fn teardown(
         })
     });
     futures::future::try_join_all(removals).await?;
+    // The test's own network goes with the others below even if this fails.
+    let own_network = match network {
+        Some(network) => network.remove().await,
+        None => Ok(()),
+    };
     let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
                 .filters(&filter)
                 .build(),
         ))
-        .await?;
-    for volume in volumes.volumes.unwrap_or_default() {
-        match docker
-            .remove_volume(
-                &volume.name,
-                None::<bollard::query_parameters::RemoveVolumeOptions>,
-            )
-            .await
-        {
-            Err(e) if !matches!(status_of(&e), Some(404 | 409)) => return Err(e),
+        .await?
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| (ResourceKind::Volume, v.name));
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filter)
+                .build(),
+        ))
+        .await?
+        .into_iter()
+        .filter_map(|n| Some((ResourceKind::Network, n.name?)));
+    for (kind, name) in volumes.chain(networks).collect::<Vec<_>>() {
+        let target = ResourceTarget {
+            kind,
+            name,
+            created: None,
+        };
+        // Still in use (by a container of another test, or a kept one): not ours to force.
+        match remove_resource(docker, &target, Duration::ZERO).await {
+            Err(e) if !matches!(status_of(&e), Some(403 | 409)) => return Err(e.into()),
             _ => {}
         }
     }
-    if let Some(network) = network {
-        match docker.remove_network(network).await {
-            Err(e) if status_of(&e) != Some(404) => return Err(e),
-            _ => {}
-        }
-    }
-    Ok(())
+    Ok(own_network?)
 }
 
 /// Plain-fn bodies running on a blocking thread, by test, so a timed-out test can say

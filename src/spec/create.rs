@@ -20,9 +20,7 @@ impl ContainerSpec {
         test_id: &str,
         bind: std::net::IpAddr,
     ) -> ContainerCreateBody {
-        let mut all_labels = self.labels.clone();
-        all_labels.retain(|k, _| !k.starts_with("testdock."));
-        all_labels.extend(labels::standard(test_id));
+        let mut all_labels = labels::with_standard(&self.labels, test_id);
         if let Some(sharing) = &self.sharing {
             all_labels.insert(labels::SHARED.to_owned(), sharing.key.clone());
             all_labels.insert(labels::OWNER.to_owned(), sharing.owner.clone());
