@@ -212,7 +212,7 @@ pub use inject::InjectFile;
 pub use logs::{LogChunk, LogStream, Logs};
 pub use network::{Network, NetworkSpec};
 pub use ports::{Port, Protocol};
-pub use probe::{CustomCheck, HttpProbe, LogProbe, LogSource, Probe, ProbeTarget, TcpProbe};
+pub use probe::{Probe, ProbeTarget};
 pub use run::RunOutput;
 pub use spec::{ContainerSpec, Healthcheck, DEFAULT_STARTUP_TIMEOUT};
 pub use timings::StepTimings;

@@ -21,7 +21,7 @@ use futures::{FutureExt, StreamExt};
 use crate::exec::Exec;
 use crate::logs::LogStream;
 use crate::ports::PortMap;
-use crate::probe::{Backoff, LogProbe, LogSource, Probe, ProbeTarget};
+use crate::probe::{Backoff, Kind, LogProbe, LogSource, Probe, ProbeTarget};
 
 /// Why readiness was not reached.
 #[derive(Debug)]
@@ -116,14 +116,14 @@ pub(crate) async fn wait(target: &Target<'_>, probe: &Probe, since: f64) -> Resu
 
 fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<(), Failure>> {
     async move {
-        match probe {
-            Probe::Started => Ok(()),
-            Probe::Log(log) => wait_for_log(target, log).await,
-            Probe::Tcp(tcp) => {
+        match &probe.kind {
+            Kind::Started => Ok(()),
+            Kind::Log(log) => wait_for_log(target, log).await,
+            Kind::Tcp(tcp) => {
                 let addr = target.addr(tcp.port)?;
                 poll(target, probe, || tcp::check(target, addr, tcp)).await
             }
-            Probe::Http(http) => {
+            Kind::Http(http) => {
                 let addr = target.addr(http.port)?;
                 poll(target, probe, || async {
                     http::check(addr, target.host, http)
@@ -132,25 +132,23 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
                 })
                 .await
             }
-            Probe::Exec(cmd) => poll(target, probe, || exec_check(target, cmd)).await,
-            Probe::Healthy => wait_healthy(target).await,
-            Probe::Exit(code) => wait_exit(target, *code).await,
-            Probe::Delay(d) => {
+            Kind::Exec(cmd) => poll(target, probe, || exec_check(target, cmd)).await,
+            Kind::Healthy => wait_healthy(target).await,
+            Kind::Exit(code) => wait_exit(target, *code).await,
+            Kind::Delay(d) => {
                 tokio::time::sleep(*d).await;
                 Ok(())
             }
-            Probe::All(probes) => {
+            Kind::All(probes) => {
                 futures::future::try_join_all(probes.iter().map(|p| eval(target, p)))
                     .await
                     .map(|_| ())
             }
-            Probe::Any(probes) if probes.is_empty() => Ok(()),
-            Probe::Any(probes) => {
-                futures::future::select_ok(probes.iter().map(|p| eval(target, p)))
-                    .await
-                    .map(|_| ())
-            }
-            Probe::Custom(check) => {
+            Kind::Any(probes) if probes.is_empty() => Ok(()),
+            Kind::Any(probes) => futures::future::select_ok(probes.iter().map(|p| eval(target, p)))
+                .await
+                .map(|_| ()),
+            Kind::Custom(check) => {
                 poll(target, probe, || async {
                     if check.run(target.probe_target()).await {
                         Ok(())
@@ -163,7 +161,7 @@ fn eval<'a>(target: &'a Target<'a>, probe: &'a Probe) -> BoxFuture<'a, Result<()
                 })
                 .await
             }
-            Probe::Within(inner, limit) => {
+            Kind::Within(inner, limit) => {
                 let limit = crate::timeouts::scaled(*limit);
                 match tokio::time::timeout(limit, eval(target, inner)).await {
                     Ok(result) => result,

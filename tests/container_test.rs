@@ -45,7 +45,7 @@ async fn a_spec_and_files_from_the_attribute_make_the_test_container(c: Containe
 
 /// A user type named `Container`: the attribute decides by trait, not by name.
 mod mine {
-    pub struct Container(pub &'static str);
+    pub(crate) struct Container(pub(crate) &'static str);
 
     impl testdock::runner::Fixture for Container {
         async fn setup(_: &testdock::runner::TestContext) -> testdock::Result<Self> {

@@ -16,8 +16,8 @@ async fn a_binary_of_this_workspace_runs_and_answers_over_tcp() {
     let c = ContainerSpec::new(image)
         .expose(7000)
         .wait_for(Probe::all([
-            Probe::log("listening on 7000").into(),
-            Probe::tcp(7000).into(),
+            Probe::log("listening on 7000"),
+            Probe::tcp(7000),
         ]))
         .startup_timeout(Duration::from_secs(30))
         .start()

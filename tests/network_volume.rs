@@ -300,7 +300,7 @@ fn run_holding(test: &str, panic: bool) -> (String, String) {
     let names = std::sync::Arc::new(std::sync::Mutex::new(None));
     let seen = names.clone();
     let meta = TestMeta::new(test, file!(), line!());
-    let outcome = std::panic::catch_unwind(move || {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         run_test(meta, move |ctx| async move {
             let (net, data) = futures::try_join!(Network::setup(&ctx), Volume::setup(&ctx))?;
             *seen.lock().unwrap() = Some((net.name().to_owned(), data.name().to_owned()));
@@ -322,7 +322,7 @@ fn run_holding(test: &str, panic: bool) -> (String, String) {
             assert!(!panic, "deliberate panic holding a network and a volume");
             Ok(())
         })
-    });
+    }));
     assert_eq!(
         outcome.is_err(),
         panic,

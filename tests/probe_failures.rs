@@ -126,7 +126,7 @@ async fn a_delay_longer_than_the_startup_timeout_times_out() {
 #[tokio::test]
 async fn an_all_probe_times_out_when_one_part_never_passes() {
     let probe = Probe::all([
-        Probe::log("starting up").into(),
+        Probe::log("starting up"),
         Probe::exec(["test", "-f", "/tmp/never"]),
     ]);
     let text = "all(log line \"starting up\", exec `test -f /tmp/never` exiting 0)";
@@ -136,7 +136,7 @@ async fn an_all_probe_times_out_when_one_part_never_passes() {
 #[tokio::test]
 async fn an_any_probe_times_out_when_no_part_passes() {
     let probe = Probe::any([
-        Probe::log("never").into(),
+        Probe::log("never"),
         Probe::exec(["test", "-f", "/tmp/never"]),
     ]);
     let text = "any(log line \"never\", exec `test -f /tmp/never` exiting 0)";
@@ -218,17 +218,17 @@ crash_is_noticed_at_once! {
     a_crash_during_a_healthy_probe_is_noticed_at_once:
         crashing().healthcheck(never_healthy()).wait_for(Probe::healthy());
     a_crash_during_an_all_probe_is_noticed_at_once: crashing().wait_for(Probe::all([
-        Probe::log("starting").into(),
+        Probe::log("starting"),
         Probe::exec(["test", "-f", "/tmp/never"]),
     ]));
     a_crash_during_an_any_probe_is_noticed_at_once: crashing().wait_for(Probe::any([
-        Probe::log("ready").into(),
-        Probe::http(8080, "/health").into(),
+        Probe::log("ready"),
+        Probe::http(8080, "/health"),
     ]));
     a_crash_during_a_custom_probe_is_noticed_at_once:
         crashing().wait_for(Probe::custom("always no", |_| async { false }));
     a_crash_during_a_probe_within_its_own_limit_is_noticed_at_once: crashing().wait_for(
-        Probe::from(Probe::tcp(8080).listening_inside()).within(Duration::from_secs(30)),
+        Probe::tcp(8080).listening_inside().within(Duration::from_secs(30)),
     );
     a_crash_during_a_delay_is_noticed_at_once:
         crashing().wait_for(Probe::delay(Duration::from_secs(60)));
@@ -332,6 +332,16 @@ async fn a_tcp_probe_on_an_unpublished_port_is_refused_before_anything_starts() 
     assert!(reason.contains(".expose(8080)"), "{reason}");
 }
 
+#[tokio::test]
+async fn a_refinement_of_another_kind_of_probe_is_refused_before_anything_starts() {
+    let probe = Probe::all([Probe::log("up"), Probe::tcp(8080).times(2)]);
+    let reason = refused_before_create(sh(IDLE).expose(8080).wait_for(probe)).await;
+    assert_eq!(
+        reason,
+        "`.times(2)` applies to log probes; this is a tcp probe"
+    );
+}
+
 /// Grows a shell variable to 64 MB under an 8 MiB limit: the kernel kills the shell.
 fn oom(script: &str) -> ContainerSpec {
     let hog = r#"x=$(head -c 64000000 /dev/zero | tr "\0" x)"#;
@@ -398,10 +408,7 @@ async fn a_container_whose_child_was_oom_killed_can_still_become_ready() {
 
 #[tokio::test]
 async fn the_last_attempt_of_an_all_probe_is_not_that_of_a_part_that_passed() {
-    let probe = Probe::all([
-        Probe::log("never").into(),
-        Probe::tcp(8080).listening_inside().into(),
-    ]);
+    let probe = Probe::all([Probe::log("never"), Probe::tcp(8080).listening_inside()]);
     let limit = Duration::from_secs(2);
     let spec = sh("echo starting up; sleep 0.5; exec nc -ll -p 8080 -e cat")
         .expose(8080)

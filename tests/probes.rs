@@ -123,15 +123,15 @@ async fn only_one_stream_counts(script: &str, counts: Probe, ignored: Probe) {
 #[tokio::test]
 async fn a_stderr_log_probe_ignores_the_same_text_on_stdout() {
     let script = "echo ready >&2; sleep 1000";
-    let err_probe = Probe::log("ready").stderr().into();
-    only_one_stream_counts(script, err_probe, Probe::log("ready").stdout().into()).await;
+    let err_probe = Probe::log("ready").stderr();
+    only_one_stream_counts(script, err_probe, Probe::log("ready").stdout()).await;
 }
 
 #[tokio::test]
 async fn a_stdout_log_probe_ignores_the_same_text_on_stderr() {
     let script = "echo ready; sleep 1000";
-    let out_probe = Probe::log("ready").stdout().into();
-    only_one_stream_counts(script, out_probe, Probe::log("ready").stderr().into()).await;
+    let out_probe = Probe::log("ready").stdout();
+    only_one_stream_counts(script, out_probe, Probe::log("ready").stderr()).await;
 }
 
 #[tokio::test]
@@ -215,7 +215,7 @@ printf 'HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nok\n'
 
 /// Starts the recorder until `probe` passes; the head of the request that passed, in
 /// lower case.
-async fn request_passing(probe: testdock::HttpProbe) -> Vec<String> {
+async fn request_passing(probe: Probe) -> Vec<String> {
     let spec = sh("exec nc -ll -p 8080 -e /bin/record")
         .expose(8080)
         .file(InjectFile::from_bytes("/bin/record", RECORDER).mode(0o755));
@@ -381,10 +381,7 @@ async fn a_delay_probe_passes_after_the_delay() {
 
 #[tokio::test]
 async fn an_all_probe_waits_for_every_probe() {
-    let probe = Probe::all([
-        Probe::log("listening").into(),
-        Probe::tcp(8080).listening_inside().into(),
-    ]);
+    let probe = Probe::all([Probe::log("listening"), Probe::tcp(8080).listening_inside()]);
     let (c, took) = timed_start(echo_server("0.5").wait_for(probe)).await;
     assert!(took >= Duration::from_millis(450), "{took:?}");
     let addr = c.addr(8080).expect("published");
@@ -398,7 +395,7 @@ async fn an_all_probe_waits_for_every_probe() {
 #[tokio::test]
 async fn an_any_probe_passes_when_one_probe_passes() {
     let probe = Probe::any([
-        Probe::log("never printed").into(),
+        Probe::log("never printed"),
         Probe::exec(["test", "-f", "/tmp/ready"]),
     ]);
     let spec = sh("sleep 0.3; touch /tmp/ready; sleep 1000")

@@ -63,7 +63,7 @@ async fn the_startup_timeout_is_multiplied_by_the_scale() {
 #[tokio::test]
 async fn a_probes_own_limit_is_multiplied_by_the_scale() {
     scale_by_three();
-    let probe = Probe::from(Probe::log("never")).within(Duration::from_millis(400));
+    let probe = Probe::log("never").within(Duration::from_millis(400));
     let spec = never_ready(probe).startup_timeout(Duration::from_secs(30));
     let (limit, took) = time_out(spec).await;
     assert_eq!(limit, Duration::from_millis(1200));

@@ -14,7 +14,7 @@ type CheckFn = dyn Fn(ProbeTarget) -> Pin<Box<dyn Future<Output = bool> + Send>>
 
 /// A named user-defined check, made with [`Probe::custom`](crate::Probe::custom).
 #[derive(Clone)]
-pub struct CustomCheck {
+pub(crate) struct CustomCheck {
     name: String,
     check: Arc<CheckFn>,
 }
@@ -32,7 +32,7 @@ impl CustomCheck {
     }
 
     /// The check's name, used in error messages.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
 

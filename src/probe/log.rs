@@ -1,10 +1,13 @@
-//! The log probe and the matchers that count a pattern in a chunked stream.
+//! The log probe, its refinements, and the matchers that count a pattern in a chunked
+//! stream.
 
 use std::fmt;
 
+use super::Probe;
+
 /// Which output stream a log probe reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum LogSource {
+pub(crate) enum LogSource {
     /// Standard output only.
     Stdout,
     /// Standard error only.
@@ -26,19 +29,51 @@ pub(crate) enum Pattern {
 /// two log frames; a regex is matched against each complete line. The logs are followed
 /// as they are written, never re-read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub struct LogProbe {
+pub(crate) struct LogProbe {
     pub(crate) pattern: Pattern,
     pub(crate) source: LogSource,
     pub(crate) occurrences: usize,
 }
 
-impl LogProbe {
-    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
-    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
-        crate::Probe::from(self).within(limit)
+/// Refinements of log probes ([`Probe::log`], [`Probe::log_regex`]). On a probe of another
+/// kind, `start` fails with [`Error::InvalidInput`](crate::Error::InvalidInput).
+impl Probe {
+    /// Reads standard output only.
+    #[must_use]
+    pub fn stdout(self) -> Probe {
+        self.refine(
+            || ".stdout()".to_owned(),
+            |log: &mut LogProbe| {
+                log.source = LogSource::Stdout;
+            },
+        )
     }
 
+    /// Reads standard error only.
+    #[must_use]
+    pub fn stderr(self) -> Probe {
+        self.refine(
+            || ".stderr()".to_owned(),
+            |log: &mut LogProbe| {
+                log.source = LogSource::Stderr;
+            },
+        )
+    }
+
+    /// Waits for the `n`th occurrence (PostgreSQL, for one, prints its ready line twice:
+    /// once for the temporary server of its init scripts). `0` counts as `1`.
+    #[must_use]
+    pub fn times(self, n: usize) -> Probe {
+        self.refine(
+            || format!(".times({n})"),
+            |log: &mut LogProbe| {
+                log.occurrences = n.max(1);
+            },
+        )
+    }
+}
+
+impl LogProbe {
     pub(crate) fn substring(pattern: String) -> Self {
         LogProbe {
             pattern: Pattern::Substring(pattern),
@@ -52,25 +87,6 @@ impl LogProbe {
             pattern: Pattern::Regex(pattern),
             ..Self::substring(String::new())
         }
-    }
-
-    /// Reads standard output only.
-    pub fn stdout(mut self) -> Self {
-        self.source = LogSource::Stdout;
-        self
-    }
-
-    /// Reads standard error only.
-    pub fn stderr(mut self) -> Self {
-        self.source = LogSource::Stderr;
-        self
-    }
-
-    /// Waits for the `n`th occurrence (PostgreSQL, for one, prints its ready line twice:
-    /// once for the temporary server of its init scripts). `0` counts as `1`.
-    pub fn times(mut self, n: usize) -> Self {
-        self.occurrences = n.max(1);
-        self
     }
 
     /// A matcher for one stream, or an error naming a bad regex.
@@ -236,7 +252,7 @@ mod tests {
 
     #[test]
     fn an_invalid_regex_is_named_in_the_error() {
-        let err = Probe::log_regex("(unclosed").matcher().unwrap_err();
+        let err = LogProbe::regex("(unclosed".into()).matcher().unwrap_err();
         assert!(err.contains("/(unclosed/"), "{err}");
     }
 
@@ -251,6 +267,4 @@ mod tests {
             "log line matching /^up$/ on stdout"
         );
     }
-
-    use super::super::Probe;
 }

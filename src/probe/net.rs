@@ -1,34 +1,40 @@
-//! Network probes: a TCP port that accepts, an HTTP endpoint that answers.
+//! Network probes: a TCP port that accepts, an HTTP endpoint that answers; and their
+//! refinements.
 
 use std::fmt;
 
+use super::Probe;
+
 /// Waits until a published TCP port accepts a connection from the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub struct TcpProbe {
+pub(crate) struct TcpProbe {
     pub(crate) port: u16,
     pub(crate) inside: bool,
 }
 
 impl TcpProbe {
-    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
-    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
-        crate::Probe::from(self).within(limit)
-    }
-
     pub(crate) fn new(port: u16) -> Self {
         TcpProbe {
             port,
             inside: false,
         }
     }
+}
 
+/// Refinement of TCP probes ([`Probe::tcp`]). On a probe of another kind, `start` fails
+/// with [`Error::InvalidInput`](crate::Error::InvalidInput).
+impl Probe {
     /// Also requires a socket listening on the port inside the container (read from
     /// `/proc/net/tcp` and `/proc/net/tcp6` with `cat`, which the image must have): the
     /// docker-proxy on the host accepts connections before the service listens.
-    pub fn listening_inside(mut self) -> Self {
-        self.inside = true;
-        self
+    #[must_use]
+    pub fn listening_inside(self) -> Probe {
+        self.refine(
+            || ".listening_inside()".to_owned(),
+            |tcp: &mut TcpProbe| {
+                tcp.inside = true;
+            },
+        )
     }
 }
 
@@ -42,7 +48,7 @@ impl fmt::Display for TcpProbe {
     }
 }
 
-/// Which statuses an [`HttpProbe`] accepts.
+/// Which statuses an HTTP probe accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StatusRule {
     /// Any 2xx.
@@ -65,8 +71,7 @@ impl StatusRule {
 
 /// Waits until an HTTP(S) request to a published port gets the expected answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[must_use]
-pub struct HttpProbe {
+pub(crate) struct HttpProbe {
     pub(crate) port: u16,
     pub(crate) path: String,
     pub(crate) method: String,
@@ -76,12 +81,74 @@ pub struct HttpProbe {
     pub(crate) tls: bool,
 }
 
-impl HttpProbe {
-    /// This probe with its own time limit: see [`Probe::within`](crate::Probe::within).
-    pub fn within(self, limit: std::time::Duration) -> crate::Probe {
-        crate::Probe::from(self).within(limit)
+/// Refinements of HTTP probes ([`Probe::http`]). On a probe of another kind, `start`
+/// fails with [`Error::InvalidInput`](crate::Error::InvalidInput).
+impl Probe {
+    /// The request method (default `GET`).
+    #[must_use]
+    pub fn method(self, method: impl Into<String>) -> Probe {
+        let method = method.into();
+        let call = || format!(".method({method:?})");
+        let upper = method.to_ascii_uppercase();
+        self.refine(call, |http: &mut HttpProbe| http.method = upper)
     }
 
+    /// Adds a request header.
+    #[must_use]
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Probe {
+        let (name, value) = (name.into(), value.into());
+        let call = format!(".header({name:?}, {value:?})");
+        self.refine(
+            || call,
+            |http: &mut HttpProbe| http.headers.push((name, value)),
+        )
+    }
+
+    /// Accepts exactly this status (default: any 2xx).
+    #[must_use]
+    pub fn status(self, status: u16) -> Probe {
+        self.refine(
+            || format!(".status({status})"),
+            |http: &mut HttpProbe| {
+                http.status = StatusRule::Exactly(status);
+            },
+        )
+    }
+
+    /// Accepts any status in `lo..=hi`.
+    #[must_use]
+    pub fn status_range(self, lo: u16, hi: u16) -> Probe {
+        self.refine(
+            || format!(".status_range({lo}, {hi})"),
+            |http: &mut HttpProbe| {
+                http.status = StatusRule::Range(lo, hi);
+            },
+        )
+    }
+
+    /// Also requires the body to contain `text`.
+    #[must_use]
+    pub fn body_contains(self, text: impl Into<String>) -> Probe {
+        let text = text.into();
+        let call = format!(".body_contains({text:?})");
+        self.refine(
+            || call,
+            |http: &mut HttpProbe| http.body_contains = Some(text),
+        )
+    }
+
+    /// Speaks HTTPS. The server's certificate is not verified: test servers use
+    /// throwaway certificates, and readiness is all this probe decides.
+    #[must_use]
+    pub fn https(self) -> Probe {
+        self.refine(
+            || ".https()".to_owned(),
+            |http: &mut HttpProbe| http.tls = true,
+        )
+    }
+}
+
+impl HttpProbe {
     pub(crate) fn new(port: u16, path: String) -> Self {
         let path = if path.starts_with('/') {
             path
@@ -97,43 +164,6 @@ impl HttpProbe {
             body_contains: None,
             tls: false,
         }
-    }
-
-    /// The request method (default `GET`).
-    pub fn method(mut self, method: impl Into<String>) -> Self {
-        self.method = method.into().to_ascii_uppercase();
-        self
-    }
-
-    /// Adds a request header.
-    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    /// Accepts exactly this status (default: any 2xx).
-    pub fn status(mut self, status: u16) -> Self {
-        self.status = StatusRule::Exactly(status);
-        self
-    }
-
-    /// Accepts any status in `lo..=hi`.
-    pub fn status_range(mut self, lo: u16, hi: u16) -> Self {
-        self.status = StatusRule::Range(lo, hi);
-        self
-    }
-
-    /// Also requires the body to contain `text`.
-    pub fn body_contains(mut self, text: impl Into<String>) -> Self {
-        self.body_contains = Some(text.into());
-        self
-    }
-
-    /// Speaks HTTPS. The server's certificate is not verified: test servers use
-    /// throwaway certificates, and readiness is all this probe decides.
-    pub fn https(mut self) -> Self {
-        self.tls = true;
-        self
     }
 
     /// Whether a response passes.
@@ -164,19 +194,30 @@ impl fmt::Display for HttpProbe {
 
 #[cfg(test)]
 mod tests {
-    use crate::Probe;
+    use super::super::Kind;
+    use super::*;
+
+    /// The HTTP probe `probe` is.
+    fn http(probe: Probe) -> HttpProbe {
+        match probe.kind {
+            Kind::Http(http) => http,
+            other => panic!("not an http probe: {other:?}"),
+        }
+    }
 
     #[test]
     fn http_probe_accepts_by_status_rule_and_body() {
-        let p = Probe::http(80, "health");
+        let p = http(Probe::http(80, "health"));
         assert_eq!(p.path, "/health");
         assert!(p.accepts(204, b""));
         assert!(!p.accepts(503, b""));
-        let p = Probe::http(80, "/").status(401);
+        let p = http(Probe::http(80, "/").status(401));
         assert!(p.accepts(401, b"") && !p.accepts(200, b""));
-        let p = Probe::http(80, "/")
-            .status_range(200, 499)
-            .body_contains("up");
+        let p = http(
+            Probe::http(80, "/")
+                .status_range(200, 499)
+                .body_contains("up"),
+        );
         assert!(p.accepts(404, b"is up") && !p.accepts(404, b"down") && !p.accepts(500, b"up"));
     }
 

@@ -133,7 +133,7 @@ fn names_are_sanitised_and_random() {
 fn defaults_are_loopback_friendly_and_bounded() {
     let spec = ContainerSpec::new("img");
     assert_eq!(spec.startup_timeout, DEFAULT_STARTUP_TIMEOUT);
-    assert!(matches!(spec.probe, Probe::Started));
+    assert!(matches!(spec.probe.kind, crate::probe::Kind::Started));
     assert_eq!(
         spec.resolved_test_id(),
         "spec::tests::defaults_are_loopback_friendly_and_bounded"
