@@ -205,9 +205,10 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
         exists(&kept).await,
     ];
 
-    // `prune --kept` removes the kept container when asked.
+    // `prune --kept` removes the kept container when asked (of this test: the daemon
+    // may be shared).
     let prune_kept = Command::new(env!("CARGO_BIN_EXE_testdock"))
-        .args(["prune", "--kept"])
+        .args(["prune", "--kept", "--test", &test])
         .output()
         .unwrap();
     let kept_gone = !exists(&kept).await;
