@@ -49,23 +49,49 @@ async fn help_and_version_exit_0_and_bad_command_lines_exit_2() {
         let out = testdock(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         let text = stdout(&out);
-        for word in ["testdock ps", "testdock prune", "testdock help", "--version"] {
-            assert!(text.contains(word), "{args:?} does not mention {word}:\n{text}");
+        for word in [
+            "testdock ps",
+            "testdock prune",
+            "testdock help",
+            "--version",
+        ] {
+            assert!(
+                text.contains(word),
+                "{args:?} does not mention {word}:\n{text}"
+            );
         }
-        for option in ["--stale", "--kept", "--all", "--test", "--session", "--json"] {
-            assert!(text.contains(option), "{args:?} does not explain {option}:\n{text}");
+        for option in [
+            "--stale",
+            "--kept",
+            "--all",
+            "--test",
+            "--session",
+            "--json",
+        ] {
+            assert!(
+                text.contains(option),
+                "{args:?} does not explain {option}:\n{text}"
+            );
         }
     }
     for args in [&["help", "ps"][..], &["ps", "--help"]] {
         let out = testdock(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(stdout(&out).contains("Usage: testdock ps"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("Usage: testdock ps"),
+            "{}",
+            stdout(&out)
+        );
         assert!(stdout(&out).contains("ownership"), "the JSON fields");
     }
     for args in [&["help", "prune"][..], &["prune", "-h"]] {
         let out = testdock(args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(stdout(&out).contains("Usage: testdock prune"), "{}", stdout(&out));
+        assert!(
+            stdout(&out).contains("Usage: testdock prune"),
+            "{}",
+            stdout(&out)
+        );
     }
     let version = testdock(&["--version"]);
     assert_eq!(version.status.code(), Some(0));
@@ -133,7 +159,10 @@ async fn ps_json_describes_what_a_test_made() {
     assert_eq!(vol["state"], Value::Null);
     assert!(other_session.is_empty(), "{other_session:#?}");
     assert_eq!(this_session.len(), 2, "{this_session:#?}");
-    assert!(stale.is_empty(), "a live test's resources are not stale: {stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "a live test's resources are not stale: {stale:#?}"
+    );
     common::assert_nothing_left(&test).await;
 }
 
@@ -162,14 +191,31 @@ async fn prune_with_a_test_and_all_removes_that_tests_resources_only() {
         "{}",
         stdout(&stale_only)
     );
-    assert_eq!(after_stale.len(), 2, "prune without --all removed: {after_stale:?}");
+    assert_eq!(
+        after_stale.len(),
+        2,
+        "prune without --all removed: {after_stale:?}"
+    );
     assert!(removed.status.success(), "{}", stderr(&removed));
     let said = stdout(&removed);
-    assert!(said.contains(&format!("removed container {a_name}")), "{said}");
-    assert!(said.contains(&format!("removed volume {doomed_volume}")), "{said}");
+    assert!(
+        said.contains(&format!("removed container {a_name}")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("removed volume {doomed_volume}")),
+        "{said}"
+    );
     assert!(said.contains("2 resource(s) removed"), "{said}");
-    assert!(doomed_left.is_empty(), "prune --all --test left: {doomed_left:?}");
-    assert_eq!(spared_left.len(), 2, "another test's went too: {spared_left:?}");
+    assert!(
+        doomed_left.is_empty(),
+        "prune --all --test left: {doomed_left:?}"
+    );
+    assert_eq!(
+        spared_left.len(),
+        2,
+        "another test's went too: {spared_left:?}"
+    );
     common::assert_nothing_left(&doomed).await;
     common::assert_nothing_left(&spared).await;
 }

@@ -38,7 +38,7 @@ Examples:
 
 The daemon is the one the tests use: DOCKER_HOST, else the Docker context, else the
 local socket. Exit status: 0 done, 1 the daemon failed, 2 a bad command line.
-Install or update: cargo install testdock --locked
+Install: cargo install testdock --locked
 "#;
 
 const PS: &str = r#"testdock ps: list testdock's containers, networks and volumes on the daemon
