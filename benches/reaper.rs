@@ -184,7 +184,9 @@ fn main() -> ExitCode {
     // Everything this bench's sessions made must go once the reaper containers idle out.
     std::thread::sleep(Duration::from_secs(7));
     let left = rt.block_on(async {
-        let ps = testdock::prune::ps().await.unwrap();
+        let ps = testdock::prune::ps(testdock::prune::Selection::all())
+            .await
+            .unwrap();
         ps.into_iter()
             .filter(|r| r.session.starts_with(&format!("bench-{run}")))
             .map(|r| r.name)

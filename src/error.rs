@@ -336,6 +336,20 @@ pub enum Error {
         /// The I/O error, shown in the message (not a `source`: see above).
         error: std::io::Error,
     },
+
+    /// Listing or removing testdock's labelled resources failed: a test's teardown by
+    /// label, a reaper, the stale sweep, `ps` or `prune`.
+    #[error("cannot {action} {resource}")]
+    Cleanup {
+        /// What was being done: `list` or `remove`.
+        action: &'static str,
+        /// What it was done to: the kind and label filters when listing (`containers
+        /// labelled testdock.managed-by=testdock`), the kind and name when removing.
+        resource: String,
+        /// The daemon's error.
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
 }
 
 const NO_DAEMON_HINT: &str = "\
@@ -500,6 +514,7 @@ impl Error {
             | Error::Exec { source, .. }
             | Error::Resource { source, .. } => Some(source.as_ref()),
             Error::Image { source, .. } => source.as_deref(),
+            Error::Cleanup { source, .. } => Some(source.as_ref()),
             _ => None,
         }?;
         status_of(source)

@@ -6,25 +6,32 @@
 //! makes a resource stale (see [`Ownership`]): resources of another host, another pid
 //! namespace (a CI job container, `unshare --pid`) or seen from a machine without
 //! `/proc` are [`Ownership::Unknown`] and left alone unless you ask for
-//! [`Prune::All`]. Containers kept by `TESTDOCK_KEEP_FAILED` are [`Ownership::Kept`]:
-//! removed only by [`Prune::Kept`] or [`Prune::All`].
+//! [`Selection::all`]. Containers kept by `TESTDOCK_KEEP_FAILED` are [`Ownership::Kept`]:
+//! removed only by [`Selection::kept`] or [`Selection::all`]. A [`Selection`] narrows
+//! any of these to one test or one session.
+//!
+//! The `testdock` command (`cargo install testdock --locked`) does the same from a
+//! shell: `testdock ps`, `testdock prune`, see `testdock --help`.
 //!
 //! ```no_run
 //! # async fn demo() -> testdock::Result<()> {
-//! use testdock::prune::Prune;
-//! for r in testdock::prune::ps().await? {
-//!     println!("{:?} {} test={} {}", r.kind, r.name, r.test, r.ownership);
+//! use testdock::prune::Selection;
+//! for r in testdock::prune::ps(Selection::all()).await? {
+//!     println!("{} {} test={} {}", r.kind, r.name, r.test, r.ownership);
 //! }
-//! let removed = testdock::prune::prune(Prune::Stale).await?;
-//! # let _ = removed; Ok(()) }
+//! let removed = testdock::prune::prune(Selection::stale()).await?;
+//! let of_one_test = testdock::prune::prune(Selection::all().test("db::migrates")).await?;
+//! # let _ = (removed, of_one_test); Ok(()) }
 //! ```
 
 use crate::cleanup::sweep;
 use crate::error::Result;
-use crate::labels;
+
+mod selection;
 
 pub use crate::cleanup::reaper::Kind as Reaper;
 pub use crate::cleanup::{Ownership, Resource, ResourceKind, Unproven};
+pub use selection::Selection;
 
 /// The reaper watching this process: `None` until its first container, network or
 /// imported image, or if none could be started. See the crate docs, "Teardown".
@@ -39,42 +46,27 @@ pub async fn start_reaper() -> Option<Reaper> {
     reaper()
 }
 
-/// What [`prune`] removes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Prune {
-    /// Resources whose owner is proven dead (never this process's session).
-    Stale,
-    /// Containers kept for debugging by `TESTDOCK_KEEP_FAILED`.
-    Kept,
-    /// Everything testdock labelled on the daemon, whoever owns it: live runs included.
-    All,
-}
-
-fn managed() -> String {
-    format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE)
-}
-
-/// Every resource testdock created on the daemon, with its owner and whether it lives.
-pub async fn ps() -> Result<Vec<Resource>> {
+/// The resources `selection` picks, with their owner and whether it lives.
+/// [`Selection::all`] lists everything testdock created on the daemon.
+pub async fn ps(selection: Selection) -> Result<Vec<Resource>> {
     let daemon = crate::docker::daemon().await?;
-    sweep::list(daemon.client(), &[managed()]).await
+    select(daemon.client(), &selection).await
 }
 
-/// Removes what `what` selects. Returns what was removed.
-pub async fn prune(what: Prune) -> Result<Vec<Resource>> {
+/// Removes the resources `selection` picks: containers first, then networks and volumes
+/// (one still in use by a container that is not removed stays). Returns what was
+/// selected for removal.
+pub async fn prune(selection: Selection) -> Result<Vec<Resource>> {
     let daemon = crate::docker::daemon().await?;
-    let own_session = labels::session_id();
-    let chosen: Vec<Resource> = sweep::list(daemon.client(), &[managed()])
-        .await?
-        .into_iter()
-        .filter(|r| match what {
-            // A process never sweeps its own session: its reapers own that.
-            Prune::Stale => r.is_stale() && r.session != own_session,
-            Prune::Kept => r.ownership == Ownership::Kept,
-            Prune::All => true,
-        })
-        .collect();
+    let chosen = select(daemon.client(), &selection).await?;
     sweep::remove(daemon.client(), &chosen).await?;
     Ok(chosen)
+}
+
+async fn select(docker: &bollard::Docker, selection: &Selection) -> Result<Vec<Resource>> {
+    Ok(sweep::list(docker, &selection.label_filters())
+        .await?
+        .into_iter()
+        .filter(|r| selection.selects(r))
+        .collect())
 }

@@ -13,7 +13,7 @@ use testdock::bollard::models::ContainerCreateBody;
 use testdock::bollard::query_parameters::{
     CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
 };
-use testdock::prune::{Ownership, Prune, Unproven};
+use testdock::prune::{Ownership, Selection, Unproven};
 use testdock::{labels, ContainerSpec};
 
 fn boot_id() -> String {
@@ -161,7 +161,7 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
     );
     assert!(line_of(&remote).contains("unknown (another host)"), "{ps}");
     assert!(line_of(&kept).contains("kept"), "{ps}");
-    let listed = testdock::prune::ps().await.unwrap();
+    let listed = testdock::prune::ps(Selection::all()).await.unwrap();
     let ownership = |name: &str| {
         listed
             .iter()
@@ -205,9 +205,10 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
         exists(&kept).await,
     ];
 
-    // `prune --kept` removes the kept container when asked.
+    // `prune --kept` removes the kept container when asked (of this test: the daemon
+    // may be shared).
     let prune_kept = Command::new(env!("CARGO_BIN_EXE_testdock"))
-        .args(["prune", "--kept"])
+        .args(["prune", "--kept", "--test", &test])
         .output()
         .unwrap();
     let kept_gone = !exists(&kept).await;
@@ -215,7 +216,7 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
     alive_child.kill().unwrap();
     alive_child.wait().unwrap();
     // Now its owner is gone: prune removes it.
-    let removed = testdock::prune::prune(Prune::Stale).await.unwrap();
+    let removed = testdock::prune::prune(Selection::stale()).await.unwrap();
     let live_gone = !exists(&live).await;
     // The unknown ones are not ours to sweep: remove them by hand.
     force_remove(&foreign).await;

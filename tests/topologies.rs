@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncBufReadExt;
 
 use common::child::{test_command, ChildTest};
-use testdock::prune::Prune;
+use testdock::prune::Selection;
 use testdock::runner::{run_test, TestMeta};
 use testdock::{labels, Container, ContainerSpec, HostImage, Probe, Topology};
 
@@ -123,7 +123,7 @@ fn inner_holds_resources_then_sweeps() {
         let mut line = String::new();
         while stdin.read_line(&mut line).await.unwrap_or(0) > 0 {
             if line.trim() == "SWEEP" {
-                let removed = testdock::prune::prune(Prune::Stale).await.unwrap();
+                let removed = testdock::prune::prune(Selection::stale()).await.unwrap();
                 let names: Vec<String> = removed.into_iter().map(|r| r.name).collect();
                 println!("SWEPT [{}]", names.join(","));
             }

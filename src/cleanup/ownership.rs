@@ -57,6 +57,33 @@ pub enum Unproven {
     Recent,
 }
 
+impl Unproven {
+    /// A stable identifier for scripts (`testdock ps --json`): `no-labels`,
+    /// `other-host`, `other-pid-namespace`, `no-proc` or `recent`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Unproven::NoLabels => "no-labels",
+            Unproven::OtherHost => "other-host",
+            Unproven::OtherPidNamespace => "other-pid-namespace",
+            Unproven::NoProc => "no-proc",
+            Unproven::Recent => "recent",
+        }
+    }
+}
+
+impl Ownership {
+    /// A stable identifier for scripts (`testdock ps --json`): `alive`, `stale`
+    /// ([`Dead`](Self::Dead)), `kept` or `unknown` (the reason in [`Unproven::code`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Ownership::Alive => "alive",
+            Ownership::Dead => "stale",
+            Ownership::Kept => "kept",
+            Ownership::Unknown(_) => "unknown",
+        }
+    }
+}
+
 impl fmt::Display for Unproven {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -72,10 +99,8 @@ impl fmt::Display for Unproven {
 impl fmt::Display for Ownership {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Ownership::Alive => f.write_str("alive"),
-            Ownership::Dead => f.write_str("stale"),
-            Ownership::Kept => f.write_str("kept"),
             Ownership::Unknown(why) => write!(f, "unknown ({why})"),
+            known => f.write_str(known.code()),
         }
     }
 }

@@ -24,6 +24,8 @@ pub use crate::resource_kind::ResourceKind;
 pub struct Resource {
     /// What it is.
     pub kind: ResourceKind,
+    /// Its id on the daemon (for a volume, its name).
+    pub id: String,
     /// Its name.
     pub name: String,
     /// The test that created it.
@@ -47,6 +49,7 @@ pub struct Resource {
 impl Resource {
     fn from_labels(
         kind: ResourceKind,
+        id: String,
         name: String,
         resource_labels: &HashMap<String, String>,
         created: i64,
@@ -55,6 +58,7 @@ impl Resource {
         let created = get(labels::CREATED).parse().unwrap_or(created);
         Resource {
             kind,
+            id,
             ownership: judge(
                 &name,
                 resource_labels,
@@ -79,20 +83,27 @@ impl Resource {
     }
 }
 
-fn docker_error(what: &str, source: bollard::errors::Error) -> Error {
-    Error::Docker {
-        step: crate::Step::Inspect,
-        container: what.to_owned(),
-        image: String::new(),
-        elapsed: Duration::ZERO,
-        logs: None,
+/// The error of listing `what` (`containers`, ...) labelled with all of `filters`.
+fn list_error(what: &str, filters: &[String], source: bollard::errors::Error) -> Error {
+    Error::Cleanup {
+        action: "list",
+        resource: format!("{what} labelled {}", filters.join(", ")),
         source: Box::new(source),
     }
 }
 
-/// Lists the resources labelled with every one of `filters` (`key=value` label filters).
-pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Resource>> {
-    let filters = HashMap::from([("label".to_owned(), filters.to_vec())]);
+/// The error of removing resource `r`.
+fn remove_error(r: &Resource, source: bollard::errors::Error) -> Error {
+    Error::Cleanup {
+        action: "remove",
+        resource: format!("{} `{}`", r.kind, r.name),
+        source: Box::new(source),
+    }
+}
+
+/// Lists the resources labelled with every one of `label_filters` (`key=value`).
+pub(crate) async fn list(docker: &Docker, label_filters: &[String]) -> Result<Vec<Resource>> {
+    let filters = HashMap::from([("label".to_owned(), label_filters.to_vec())]);
     let mut out = Vec::new();
     let containers = docker
         .list_containers(Some(
@@ -102,7 +113,7 @@ pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Reso
                 .build(),
         ))
         .await
-        .map_err(|e| docker_error("(listing containers)", e))?;
+        .map_err(|e| list_error("containers", label_filters, e))?;
     for c in containers {
         let name = c
             .names
@@ -112,6 +123,7 @@ pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Reso
             .unwrap_or_default();
         let mut r = Resource::from_labels(
             ResourceKind::Container,
+            c.id.unwrap_or_default(),
             name,
             &c.labels.unwrap_or_default(),
             c.created.unwrap_or(0),
@@ -140,10 +152,11 @@ pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Reso
                 .build(),
         ))
         .await
-        .map_err(|e| docker_error("(listing networks)", e))?;
+        .map_err(|e| list_error("networks", label_filters, e))?;
     for n in networks {
         out.push(Resource::from_labels(
             ResourceKind::Network,
+            n.id.unwrap_or_default(),
             n.name.unwrap_or_default(),
             &n.labels.unwrap_or_default(),
             0,
@@ -156,10 +169,11 @@ pub(crate) async fn list(docker: &Docker, filters: &[String]) -> Result<Vec<Reso
                 .build(),
         ))
         .await
-        .map_err(|e| docker_error("(listing volumes)", e))?;
+        .map_err(|e| list_error("volumes", label_filters, e))?;
     for v in volumes.volumes.unwrap_or_default() {
         out.push(Resource::from_labels(
             ResourceKind::Volume,
+            v.name.clone(),
             v.name,
             &v.labels,
             0,
@@ -193,7 +207,7 @@ pub(crate) async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()
             };
             remove_container(docker, &target)
                 .await
-                .map_err(|e| docker_error(&r.name, e))
+                .map_err(|e| remove_error(r, e))
         });
     futures::future::try_join_all(containers).await?;
     for r in resources {
@@ -211,7 +225,7 @@ pub(crate) async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()
             // Gone already, or still in use by something that is not ours to remove
             // (403: a network with endpoints; 409: a volume in use).
             Err(e) if matches!(status_of(&e), Some(403 | 404 | 409)) => {}
-            Err(e) => return Err(docker_error(&r.name, e)),
+            Err(e) => return Err(remove_error(r, e)),
         }
     }
     Ok(())
@@ -253,4 +267,51 @@ pub(crate) fn sweep_stale_once() {
         let span = tracing::info_span!("testdock.sweep");
         let _ = super::spawn_detached(tracing::Instrument::instrument(sweep, span));
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status_code: u16) -> bollard::errors::Error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: "refused".into(),
+        }
+    }
+
+    #[test]
+    fn cleanup_errors_name_the_action_and_the_resource_not_a_container() {
+        let filters = ["testdock.managed-by=testdock".to_owned()];
+        let err = list_error("volumes", &filters, refused(500));
+        assert_eq!(
+            err.to_string(),
+            "cannot list volumes labelled testdock.managed-by=testdock"
+        );
+        assert_eq!(err.container(), None);
+        assert_eq!(err.status_code(), Some(500));
+        assert!(std::error::Error::source(&err).is_some());
+        let network = Resource {
+            kind: ResourceKind::Network,
+            id: "n1".into(),
+            name: "testdock-net".into(),
+            test: String::new(),
+            session: String::new(),
+            owner: String::new(),
+            ownership: Ownership::Alive,
+            created: 0,
+            state: String::new(),
+            ports: Vec::new(),
+            role: String::new(),
+        };
+        let err = remove_error(&network, refused(500));
+        assert_eq!(err.to_string(), "cannot remove network `testdock-net`");
+        assert!(matches!(
+            err,
+            Error::Cleanup {
+                action: "remove",
+                ..
+            }
+        ));
+    }
 }

@@ -193,3 +193,19 @@ fn the_host_is_in_the_initial_pid_namespace() {
     };
     assert!(facts.in_initial_pid_namespace());
 }
+
+#[test]
+fn verdicts_read_as_text_for_people_and_codes_for_scripts() {
+    let unknown = Ownership::Unknown(Unproven::OtherPidNamespace);
+    assert_eq!(unknown.to_string(), "unknown (another pid namespace)");
+    assert_eq!(unknown.code(), "unknown");
+    assert_eq!(Unproven::OtherPidNamespace.code(), "other-pid-namespace");
+    for (ownership, text) in [
+        (Ownership::Alive, "alive"),
+        (Ownership::Dead, "stale"),
+        (Ownership::Kept, "kept"),
+    ] {
+        assert_eq!(ownership.to_string(), text);
+        assert_eq!(ownership.code(), text);
+    }
+}
