@@ -241,9 +241,14 @@ async fn create_container(daemon: &Daemon, name: &str) -> crate::Result<()> {
     }
 }
 
+/// How old an image must be before it counts as garbage: a build in progress has
+/// untagged, labelled intermediate images, and another build's reaper image lives a
+/// moment between its import and its container; both are young.
+const GARBAGE_AGE_SECS: i64 = 3600;
+
 /// Removes reaper images of other testdock builds, and testdock's untagged images (an
-/// import that lost a race for its tag): garbage no one can name. Images in use by a
-/// container stay (the daemon answers 409).
+/// import that lost a race for its tag): garbage no one can name, once older than
+/// [`GARBAGE_AGE_SECS`]. Images in use by a container stay (the daemon answers 409).
 async fn remove_other_reaper_images(docker: Docker) {
     let list = |filters: HashMap<String, Vec<String>>| {
         let docker = docker.clone();
@@ -254,6 +259,10 @@ async fn remove_other_reaper_images(docker: Docker) {
             docker.list_images(Some(options)).await.unwrap_or_default()
         }
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let old = move |image: &bollard::models::ImageSummary| image.created < now - GARBAGE_AGE_SECS;
     let current = format!("{REPOSITORY}:{}", image_tag());
     let mut doomed: Vec<String> = list(HashMap::from([(
         "reference".to_owned(),
@@ -261,6 +270,7 @@ async fn remove_other_reaper_images(docker: Docker) {
     )]))
     .await
     .into_iter()
+    .filter(old)
     .flat_map(|image| image.repo_tags)
     .filter(|tag| *tag != current)
     .collect();
@@ -272,6 +282,7 @@ async fn remove_other_reaper_images(docker: Docker) {
         ]))
         .await
         .into_iter()
+        .filter(old)
         .map(|image| image.id),
     );
     for image in doomed {
