@@ -10,7 +10,7 @@
 //! | [`Probe::tcp`] | a published port accepts a connection (optionally also listening inside) | polls with back-off |
 //! | [`Probe::http`] | an HTTP(S) request gets the expected status / body | polls with back-off |
 //! | [`Probe::exec`] | a command in the container exits 0 | polls with back-off |
-//! | [`Probe::healthy`] | Docker's healthcheck says `healthy` | polls inspect; `unhealthy` fails at once |
+//! | [`Probe::healthy`] | Docker's healthcheck says `healthy` | wakes on the daemon's `health_status` events; `unhealthy` fails at once |
 //! | [`Probe::exit`] | the container exited with the expected code | waits on the daemon |
 //! | [`Probe::delay`] | a fixed time passed | a timer |
 //! | [`Probe::all`] / [`Probe::any`] | all / any of several probes passed | concurrently |

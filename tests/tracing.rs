@@ -111,7 +111,7 @@ async fn each_step_is_a_span_with_the_container_and_its_duration() {
         .file(InjectFile::from_bytes("/etc/app.conf", "greeting=hello\n"))
         .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"])
         .wait_for(Probe::all([
-            Probe::log("ready").into(),
+            Probe::log("ready"),
             Probe::exec(["/bin/sh", "-c", "test -f /etc/app.conf"]),
         ]))
         .start()
