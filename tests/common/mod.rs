@@ -7,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod child;
+pub mod examples;
 pub mod second_daemon;
 
 use std::collections::HashMap;
