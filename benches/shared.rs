@@ -46,7 +46,7 @@ use support::leaks::label_filter;
 use support::run::alternate;
 use support::stats::{median, ms, p90, ratio, sorted};
 use support::table::{Table, Targets};
-use support::{raw, run, Result};
+use support::{raw, run, Result, BENCH_LABEL};
 
 const TESTS: usize = 16;
 const PARALLEL: usize = 2;
@@ -54,8 +54,6 @@ const ROUNDS: usize = 3;
 const READY: &str = "ready";
 const SERVER_SCRIPT: &str = "sleep 1; echo ready; exec sleep 3600";
 const PER_TEST_ID: &str = "bench::shared::per-test";
-/// Label on every container of this bench: `shared-<owner id>`.
-const BENCH_LABEL: &str = "testdock.bench";
 /// A suite that takes longer than this is a failure, not a sample.
 const SUITE_LIMIT: Duration = Duration::from_secs(120);
 

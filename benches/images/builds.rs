@@ -13,7 +13,8 @@ use crate::support::run::alternate;
 use crate::support::stats::{median, ms, p90, ratio};
 use crate::support::table::Table;
 use crate::support::Result;
-use crate::{timed, BENCH_LABEL, CLI_REPOSITORY, WARMUP};
+use crate::support::BENCH_LABEL;
+use crate::{timed, CLI_REPOSITORY, WARMUP};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Builder {

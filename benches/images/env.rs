@@ -12,7 +12,7 @@ use testdock::bollard::Docker;
 
 use crate::support::leaks::is_404;
 use crate::support::Result;
-use crate::BENCH_LABEL;
+use crate::support::BENCH_LABEL;
 
 /// What every part needs.
 #[derive(Debug, Clone)]

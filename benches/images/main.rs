@@ -61,8 +61,6 @@ const DEFAULT_ITERATIONS: usize = 8;
 const MIN_ITERATIONS: usize = 8;
 /// Set in the child process that times a `reference()` in a new process: `<kind>:<nonce>`.
 const CHILD_ENV: &str = "TESTDOCK_BENCH_IMAGES_CHILD";
-/// Label on every image and container of this bench: `images-<owner id>`.
-const BENCH_LABEL: &str = "testdock.bench";
 const TEST_ID: &str = "bench::images";
 const CLI_REPOSITORY: &str = "testdock-bench/cli";
 const SNAPSHOT_REPOSITORY: &str = "testdock-bench/snapshot";

@@ -12,7 +12,8 @@ use crate::support::run::alternate;
 use crate::support::stats::{median, ms, p90, ratio};
 use crate::support::table::Table;
 use crate::support::Result;
-use crate::{timed, BENCH_LABEL, CONTAINERS, READY, ROUNDS, ROWS, SNAPSHOT_REPOSITORY, TEST_ID};
+use crate::support::BENCH_LABEL;
+use crate::{timed, CONTAINERS, READY, ROUNDS, ROWS, SNAPSHOT_REPOSITORY, TEST_ID};
 
 fn setup_script() -> String {
     format!(

@@ -22,6 +22,11 @@ pub mod run;
 pub mod stats;
 pub mod table;
 
+/// Label on the containers and images a bench run makes itself, valued with something
+/// unique to the run (e.g. `shared-<owner id>`), so that its leak check finds them.
+/// Not under `testdock.`: testdock refuses to set its own labels' keys.
+pub const BENCH_LABEL: &str = "testdock-bench.run";
+
 /// The error of a bench's fallible steps.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A bench step's result.
