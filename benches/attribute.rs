@@ -28,8 +28,9 @@
 //! number of counted iterations (default 15). Exit code 1 when there is no daemon or no
 //! busybox, when a test fails, or when anything was left behind.
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+mod support;
+
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,17 +39,18 @@ use futures::StreamExt;
 use testdock::bollard::exec::{StartExecOptions, StartExecResults};
 use testdock::bollard::models::{ContainerCreateBody, ExecConfig};
 use testdock::bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListImagesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveImageOptions,
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
 };
 use testdock::bollard::Docker;
 use testdock::runner::{run_test, start_inline, TestContext, TestMeta};
-use testdock::{labels, Container, ContainerSpec, Exec, HostImage, Probe};
+use testdock::{labels, Container, ContainerSpec, Exec, Probe};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
+use support::images::{busybox_with, import};
+use support::run::{alternate, iterations};
+use support::stats::{median, ms, p90, ratio};
+use support::table::Table;
+use support::{leaks, raw, run, Result};
 
-const BUSYBOX: &str = "/bin/busybox";
 const SCRIPT: &str = "echo ready; exec sleep 1000";
 const READY: &str = "ready";
 const ATTRIBUTE_ID: &str = "bench::attribute::attribute";
@@ -58,75 +60,35 @@ const EMPTY_ID: &str = "bench::attribute::empty_test";
 
 const WARMUP: usize = 2;
 const DEFAULT_ITERATIONS: usize = 15;
-const ITERATIONS_ENV: &str = "TESTDOCK_BENCH_ITERATIONS";
 
 fn main() -> ExitCode {
+    // Not `#[tokio::main]`: `run_test` builds its own runtime, which cannot be done
+    // inside another one.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("build the bench's runtime");
-    let docker = match rt.block_on(testdock::daemon()) {
-        Ok(daemon) => daemon.client().clone(),
-        Err(e) => {
-            eprintln!(
-                "bench attribute: this benchmark needs a running Docker daemon, and none \
-                 answered.\n\n{e}\n\nTo get one: `sudo apt-get install -y docker.io && sudo \
-                 dockerd &` (or start Docker Desktop), or point DOCKER_HOST at a daemon \
-                 (e.g. `unix:///var/run/docker.sock`)."
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    if !Path::new(BUSYBOX).exists() {
-        eprintln!(
-            "bench attribute: the image is built from a static busybox at {BUSYBOX}, which \
-             is missing: `sudo apt-get install -y busybox-static`"
-        );
+    let Some(daemon) = rt.block_on(run::connect("attribute")) else {
         return ExitCode::FAILURE;
-    }
-    let mut code = ExitCode::SUCCESS;
-    if let Err(e) = bench(&rt, &docker) {
-        eprintln!("bench attribute: {e}");
-        code = ExitCode::FAILURE;
-    }
-    match rt.block_on(sweep(&docker)) {
-        Ok(leaks) if leaks.is_empty() => println!(
-            "leak check: no container of session {} remains",
-            labels::session_id()
-        ),
-        Ok(leaks) => {
-            eprintln!(
-                "LEAK: {} container(s) of session {} were still there at the end (now \
-                 removed): {leaks:#?}",
-                leaks.len(),
-                labels::session_id()
-            );
-            code = ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("bench attribute: the leak check could not list containers: {e}");
-            code = ExitCode::FAILURE;
-        }
-    }
-    code
+    };
+    let docker = daemon.client().clone();
+    let completed = run::completed("attribute", bench(&rt, &docker));
+    let clean = rt.block_on(leaks::check_session("attribute", &docker));
+    run::exit_code(completed && clean)
 }
 
 fn bench(rt: &tokio::runtime::Runtime, docker: &Docker) -> Result<()> {
-    let iterations = match std::env::var(ITERATIONS_ENV) {
-        Ok(n) => n
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{ITERATIONS_ENV}={n:?} is not a positive number"))?,
-        Err(_) => DEFAULT_ITERATIONS,
-    };
+    let iterations = iterations(DEFAULT_ITERATIONS)?;
     let version = rt.block_on(docker.version())?;
-    let known = rt.block_on(managed_image_tags(docker))?;
-    let image = rt.block_on(image_reference())?;
-    let imported_here = !known.contains(&image);
+    // Busybox with the applets the test uses.
+    let imported = rt.block_on(import(
+        docker,
+        busybox_with(&["sh", "sleep", "true"]),
+        BY_HAND_ID,
+    ))?;
+    let image = &imported.reference;
 
-    let outcome = measure(rt, docker, &image, iterations);
+    let outcome = measure(rt, docker, image, iterations);
     if let Ok(samples) = &outcome {
         println!();
         println!("testdock attribute benchmark: per-test overhead of #[container_test]");
@@ -139,7 +101,7 @@ fn bench(rt: &tokio::runtime::Runtime, docker: &Docker) -> Result<()> {
             version.version.unwrap_or_default(),
             version.api_version.unwrap_or_default(),
             docker.client_version(),
-            if imported_here {
+            if imported.imported_here {
                 "imported before timing"
             } else {
                 "already present"
@@ -156,38 +118,8 @@ fn bench(rt: &tokio::runtime::Runtime, docker: &Docker) -> Result<()> {
         );
         report(samples);
     }
-    if imported_here {
-        match rt.block_on(docker.remove_image(&image, None::<RemoveImageOptions>, None)) {
-            Ok(_) => println!("image {image}: imported by this run, removed"),
-            Err(e) => eprintln!("image {image}: imported by this run, not removed: {e}"),
-        }
-    }
+    rt.block_on(imported.remove_if_imported(docker));
     outcome.map(|_| ())
-}
-
-/// Busybox with the applets the test uses.
-fn busybox_image() -> HostImage {
-    HostImage::new()
-        .binary_at(BUSYBOX, "/bin/busybox")
-        .symlink("/bin/sh", "busybox")
-        .symlink("/bin/sleep", "busybox")
-        .symlink("/bin/true", "busybox")
-}
-
-/// Imports the image through testdock and returns the reference every variant uses.
-async fn image_reference() -> Result<String> {
-    let c = spec(busybox_image()).test_id(BY_HAND_ID).start().await?;
-    let reference = c.image().to_owned();
-    c.remove().await?;
-    Ok(reference)
-}
-
-/// The tags of the testdock-labelled images on the daemon.
-async fn managed_image_tags(docker: &Docker) -> Result<HashSet<String>> {
-    let filter = HashMap::from([("label", vec![labels::MANAGED_BY.to_owned()])]);
-    let options = ListImagesOptionsBuilder::default().filters(&filter).build();
-    let images = docker.list_images(Some(options)).await?;
-    Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
 }
 
 /// The container of one test, as the attribute's options describe it.
@@ -259,11 +191,7 @@ fn measure(
 ) -> Result<Samples> {
     let mut samples: Samples = VARIANTS.iter().map(|&v| (v, Vec::new())).collect();
     for i in 0..WARMUP + iterations {
-        let mut order = VARIANTS;
-        if i % 2 == 1 {
-            order.reverse();
-        }
-        for v in order {
+        for v in alternate(VARIANTS, i) {
             let run = match v {
                 Variant::Attribute => attribute_test(image),
                 Variant::EmptyTest => empty_test(),
@@ -384,23 +312,16 @@ async fn raw_test(docker: &Docker, image: &str, seq: usize) -> Result<Run> {
     let body = ContainerCreateBody {
         image: Some(image.to_owned()),
         cmd: Some(vec!["sh".into(), "-c".into(), SCRIPT.into()]),
-        labels: Some(HashMap::from([
-            (labels::MANAGED_BY.into(), labels::MANAGED_BY_VALUE.into()),
-            (labels::SESSION.into(), labels::session_id().into()),
-            (labels::TEST.into(), RAW_ID.into()),
-            (labels::PID.into(), std::process::id().to_string()),
-        ])),
+        labels: Some(raw::labels(RAW_ID)),
         ..Default::default()
     };
     let options = CreateContainerOptionsBuilder::default().name(&name).build();
     docker.create_container(Some(options), body).await?;
     let outcome = raw_start_and_exec(docker, &name).await;
     let body_end = Instant::now();
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    docker.remove_container(&name, Some(options)).await?;
+    docker
+        .remove_container(&name, Some(raw::force_remove()))
+        .await?;
     let end = Instant::now();
     let ready = outcome?;
     Ok(Run {
@@ -414,21 +335,7 @@ async fn raw_test(docker: &Docker, image: &str, seq: usize) -> Result<Run> {
 /// Starts `name`, follows its logs until `ready`, runs `true`; returns when it was ready.
 async fn raw_start_and_exec(docker: &Docker, name: &str) -> Result<Instant> {
     docker.start_container(name, None).await?;
-    {
-        let options = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let mut logs = std::pin::pin!(docker.logs(name, Some(options)));
-        let mut seen = Vec::new();
-        while !seen.windows(READY.len()).any(|w| w == READY.as_bytes()) {
-            match logs.next().await {
-                Some(chunk) => seen.extend_from_slice(chunk?.as_ref()),
-                None => return Err(format!("{name} stopped before `{READY}`").into()),
-            }
-        }
-    }
+    raw::follow_until(docker, name, name, READY, || ()).await?;
     let ready = Instant::now();
     let config = ExecConfig {
         cmd: Some(vec!["true".into()]),
@@ -472,52 +379,8 @@ async fn containers_labelled(docker: &Docker, test_id: &str) -> Result<Vec<Strin
         .collect())
 }
 
-/// Removes the containers of this session and returns them.
-async fn sweep(docker: &Docker) -> Result<Vec<String>> {
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&labels::session_filter())
-        .build();
-    let mut ours = Vec::new();
-    for c in docker.list_containers(Some(options)).await? {
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        let id = c.id.unwrap_or_default();
-        let removal = match docker.remove_container(&id, Some(options)).await {
-            Ok(()) => "removed now".to_owned(),
-            Err(e) => format!("could not be removed: {e}"),
-        };
-        ours.push(format!("{:?}: {removal}", c.names.unwrap_or_default()));
-    }
-    Ok(ours)
-}
-
 // ---------------------------------------------------------------------------------------
-// Statistics and the report.
-
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    match v.len() {
-        0 => Duration::ZERO,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2,
-    }
-}
-
-/// Nearest-rank 90th percentile.
-fn p90(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    let rank = (v.len() * 9).div_ceil(10).max(1);
-    v.get(rank - 1).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
+// The report.
 
 fn report(samples: &Samples) {
     let col = |v: Variant, f: fn(&Run) -> Duration| -> Vec<Duration> {
@@ -525,27 +388,30 @@ fn report(samples: &Samples) {
     };
     let raw_total = median(&col(Variant::Raw, |r| r.total));
     println!();
-    println!(
-        "{:<24} | {:>10} | {:>9} | {:>10} | {:>10} | {:>11} | {:>10}",
-        "ms per test", "total med.", "total p90", "vs raw", "startup", "exec (body)", "teardown"
-    );
-    println!("{}", "-".repeat(24 + 6 * 13));
+    let table = Table::print_header(&[
+        ("ms per test", 24),
+        ("total med.", 10),
+        ("total p90", 9),
+        ("vs raw", 10),
+        ("startup", 10),
+        ("exec (body)", 11),
+        ("teardown", 10),
+    ]);
     for v in VARIANTS {
         let total = median(&col(v, |r| r.total));
         let parts = |f: fn(&Run) -> Duration| match v {
             Variant::Runtime | Variant::EmptyTest => "-".to_owned(),
             _ => format!("{:.1}", ms(median(&col(v, f)))),
         };
-        println!(
-            "{:<24} | {:>10.1} | {:>9.1} | {:>9.3}x | {:>10} | {:>11} | {:>10}",
-            v.label(),
-            ms(total),
-            ms(p90(&col(v, |r| r.total))),
-            ms(total) / ms(raw_total).max(f64::MIN_POSITIVE),
+        table.row([
+            v.label().to_owned(),
+            format!("{:.1}", ms(total)),
+            format!("{:.1}", ms(p90(&col(v, |r| r.total)))),
+            format!("{:.3}x", ratio(total, raw_total)),
             parts(|r| r.startup),
             parts(|r| r.body),
             parts(|r| r.teardown),
-        );
+        ]);
     }
     println!("medians; `vs raw` = total median / raw total median; * = diagnostics, no container");
 

@@ -21,26 +21,25 @@
 //! is 0 when a target is missed (this is a measurement, not a test): it is non-zero only
 //! when the bench could not run or left something behind.
 
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+mod support;
+
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use futures::StreamExt;
 use testdock::bollard::errors::Error as DockerError;
 use testdock::bollard::models::{ContainerCreateBody, HostConfig};
 use testdock::bollard::query_parameters::{
-    CreateContainerOptionsBuilder, InspectContainerOptions, ListContainersOptionsBuilder,
-    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveImageOptions, UploadToContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, InspectContainerOptions, UploadToContainerOptionsBuilder,
 };
 use testdock::bollard::{self, Docker};
 use testdock::{labels, ContainerSpec, HostImage, ImageSource, InjectFile, Probe};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
+use support::images::{busybox_with, import, Imported};
+use support::run::{alternate, iterations, smoke_note};
+use support::stats::{median, ms, p90, ratio};
+use support::table::{Table, Targets};
+use support::{leaks, raw, run, Result};
 
-const BUSYBOX: &str = "/bin/busybox";
 const CONFIG_PATH: &str = "/etc/bench/config";
 const CONFIG_SIZE: usize = 4096;
 const READY: &str = "ready";
@@ -51,7 +50,6 @@ const TESTDOCK_TEST_ID: &str = "bench::lifecycle::testdock";
 const WARMUP: usize = 2;
 const DEFAULT_ITERATIONS: usize = 25;
 const MIN_ITERATIONS: usize = 20;
-const ITERATIONS_ENV: &str = "TESTDOCK_BENCH_ITERATIONS";
 /// A lifecycle that takes longer than this is a failure, not a sample.
 const LIFECYCLE_LIMIT: Duration = Duration::from_secs(60);
 
@@ -62,92 +60,26 @@ const MAX_TEARDOWN: Duration = Duration::from_millis(300);
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let daemon = match testdock::daemon().await {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!(
-                "bench lifecycle: this benchmark needs a running Docker daemon, and none answered.\n\n{e}\n\n\
-                 To get one: `sudo apt-get install -y docker.io && sudo dockerd &` (or start Docker \
-                 Desktop), or point DOCKER_HOST at a daemon (e.g. `unix:///var/run/docker.sock`, \
-                 `tcp://host:2375`)."
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    if !Path::new(BUSYBOX).exists() {
-        eprintln!(
-            "bench lifecycle: the image is built from a static busybox at {BUSYBOX}, which is \
-             missing: `sudo apt-get install -y busybox-static`"
-        );
+    let Some(daemon) = run::connect("lifecycle").await else {
         return ExitCode::FAILURE;
-    }
+    };
     let docker = daemon.client().clone();
     let endpoint = daemon.endpoint().endpoint.to_string();
-
-    // Everything runs in a task so that a panic or Ctrl-C still reaches the leak sweep.
-    let mut bench = tokio::spawn(bench(docker.clone(), endpoint));
-    let outcome: Result<(), String> = tokio::select! {
-        joined = &mut bench => match joined {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("the bench failed: {e}")),
-            Err(e) => Err(format!("the bench panicked: {e}")),
-        },
-        _ = tokio::signal::ctrl_c() => {
-            bench.abort();
-            let _ = bench.await;
-            Err("interrupted".to_owned())
-        }
-    };
-
-    let leaks = match sweep(&docker).await {
-        Ok(leaks) => leaks,
-        Err(e) => {
-            eprintln!("bench lifecycle: the leak check could not list containers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut code = ExitCode::SUCCESS;
-    if let Err(e) = outcome {
-        eprintln!("bench lifecycle: {e}");
-        code = ExitCode::FAILURE;
-    }
-    if leaks.is_empty() {
-        println!(
-            "leak check: no container of session {} remains",
-            labels::session_id()
-        );
-    } else {
-        eprintln!(
-            "LEAK: {} container(s) of session {} were still there at the end (now removed): {leaks:#?}",
-            leaks.len(),
-            labels::session_id()
-        );
-        code = ExitCode::FAILURE;
-    }
-    code
+    let outcome = run::guarded(bench(docker.clone(), endpoint)).await;
+    let completed = run::completed("lifecycle", outcome);
+    let clean = leaks::check_session("lifecycle", &docker).await;
+    run::exit_code(completed && clean)
 }
 
 /// Prepares the image, measures, prints, and removes the image if this run imported it.
 async fn bench(docker: Docker, endpoint: String) -> Result<()> {
-    let iterations = match std::env::var(ITERATIONS_ENV) {
-        Ok(n) => n
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("{ITERATIONS_ENV}={n:?} is not a positive number"))?,
-        Err(_) => DEFAULT_ITERATIONS,
-    };
+    let iterations = iterations(DEFAULT_ITERATIONS)?;
     let version = docker.version().await?;
 
-    let image = busybox_image();
-    let known = managed_image_tags(&docker).await?;
-    let started = Instant::now();
-    let image_ref = image_reference(&image).await?;
-    let import_time = started.elapsed();
-    let imported_here = !known.contains(&image_ref);
+    let image = busybox_with(&["sh", "cat", "sleep"]);
+    let imported = import(&docker, image.clone(), TESTDOCK_TEST_ID).await?;
 
-    let outcome = measure(&docker, &image, &image_ref, iterations).await;
+    let outcome = measure(&docker, &image, &imported.reference, iterations).await;
     if let Ok(samples) = &outcome {
         let context = Context {
             iterations,
@@ -155,66 +87,12 @@ async fn bench(docker: Docker, endpoint: String) -> Result<()> {
             daemon_api: version.api_version.unwrap_or_else(|| "?".into()),
             client_api: docker.client_version().to_string(),
             endpoint,
-            image_ref: image_ref.clone(),
-            import_time,
-            imported_here,
+            image: imported.clone(),
         };
         report(&context, samples);
     }
-
-    if imported_here {
-        match docker
-            .remove_image(&image_ref, None::<RemoveImageOptions>, None)
-            .await
-        {
-            Ok(_) => println!("image {image_ref}: imported by this run, removed"),
-            Err(e) => {
-                eprintln!("image {image_ref}: imported by this run, could not be removed: {e}")
-            }
-        }
-    }
+    imported.remove_if_imported(&docker).await;
     outcome.map(|_| ())
-}
-
-/// The static busybox with the applets the command uses.
-fn busybox_image() -> HostImage {
-    HostImage::new()
-        .binary_at(BUSYBOX, "/bin/busybox")
-        .symlink("/bin/sh", "busybox")
-        .symlink("/bin/cat", "busybox")
-        .symlink("/bin/sleep", "busybox")
-}
-
-/// Imports `image` (through testdock, as the timed runs will) and returns the reference
-/// testdock creates containers from, so that both paths use the identical image.
-async fn image_reference(image: &HostImage) -> Result<String> {
-    let c = ContainerSpec::new(image.clone())
-        .cmd(["sh", "-c", "echo ready; exec sleep 1000"])
-        .wait_for(Probe::log(READY))
-        .test_id(TESTDOCK_TEST_ID)
-        .start()
-        .await?;
-    let reference = c.image().to_owned();
-    c.remove().await?;
-    Ok(reference)
-}
-
-/// The tags of the testdock-labelled images on the daemon.
-async fn managed_image_tags(docker: &Docker) -> Result<HashSet<String>> {
-    let filter = HashMap::from([(
-        "label",
-        vec![format!(
-            "{}={}",
-            labels::MANAGED_BY,
-            labels::MANAGED_BY_VALUE
-        )],
-    )]);
-    let images = docker
-        .list_images(Some(
-            ListImagesOptionsBuilder::default().filters(&filter).build(),
-        ))
-        .await?;
-    Ok(images.into_iter().flat_map(|i| i.repo_tags).collect())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,7 +144,7 @@ impl Series {
 
 #[derive(Debug, Default)]
 struct Samples {
-    by_variant: HashMap<&'static str, Series>,
+    by_variant: std::collections::HashMap<&'static str, Series>,
     /// One `inspect_image` round trip per iteration (what a reference costs testdock).
     inspect_image: Vec<Duration>,
 }
@@ -300,11 +178,7 @@ async fn measure(
     let mut seq = 0usize;
     for i in 0..WARMUP + iterations {
         let counted = i >= WARMUP;
-        let mut order = VARIANTS;
-        if i % 2 == 1 {
-            order.reverse();
-        }
-        for v in order {
+        for v in alternate(VARIANTS, i) {
             seq += 1;
             let run = tokio::time::timeout(LIFECYCLE_LIMIT, async {
                 match v {
@@ -388,15 +262,7 @@ async fn raw_lifecycle(docker: &Docker, image: &str, config: &[u8], seq: usize) 
     let body = ContainerCreateBody {
         image: Some(image.to_owned()),
         cmd: Some(vec!["sh".into(), "-c".into(), SCRIPT.into()]),
-        labels: Some(HashMap::from([
-            (
-                labels::MANAGED_BY.to_owned(),
-                labels::MANAGED_BY_VALUE.to_owned(),
-            ),
-            (labels::SESSION.to_owned(), labels::session_id().to_owned()),
-            (labels::TEST.to_owned(), RAW_TEST_ID.to_owned()),
-            (labels::PID.to_owned(), std::process::id().to_string()),
-        ])),
+        labels: Some(raw::labels(RAW_TEST_ID)),
         host_config: Some(HostConfig {
             privileged: Some(false),
             ..Default::default()
@@ -422,38 +288,10 @@ async fn raw_lifecycle(docker: &Docker, image: &str, config: &[u8], seq: usize) 
     let t_started = Instant::now();
 
     // The followed stream is closed once the line is seen, as testdock does.
-    {
-        let options = LogsOptionsBuilder::default()
-            .follow(true)
-            .stdout(true)
-            .stderr(true)
-            .build();
-        let mut logs = std::pin::pin!(docker.logs(&created.id, Some(options)));
-        let mut seen = Vec::new();
-        loop {
-            match logs.next().await {
-                Some(chunk) => {
-                    seen.extend_from_slice(chunk?.as_ref());
-                    if seen.windows(READY.len()).any(|w| w == READY.as_bytes()) {
-                        break;
-                    }
-                }
-                None => {
-                    return Err(format!(
-                        "container {name} stopped before printing `{READY}`; it printed {:?}",
-                        String::from_utf8_lossy(&seen)
-                    )
-                    .into())
-                }
-            }
-        }
-    }
+    raw::follow_until(docker, &created.id, &name, READY, || ()).await?;
     let t_ready = Instant::now();
 
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
+    let options = raw::force_remove();
     let t_teardown = Instant::now();
     docker.remove_container(&name, Some(options)).await?;
     let gone = Instant::now();
@@ -507,80 +345,8 @@ async fn assert_gone(docker: &Docker, name: &str) -> Result<()> {
     }
 }
 
-/// Lists the testdock-labelled containers, removes those of this run, and returns them.
-async fn sweep(docker: &Docker) -> Result<Vec<String>> {
-    let filter = HashMap::from([("label", vec![labels::MANAGED_BY.to_owned()])]);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await?;
-    let mut ours = Vec::new();
-    for c in containers {
-        let labels = c.labels.unwrap_or_default();
-        if labels.get(labels::SESSION).map(String::as_str) != Some(labels::session_id()) {
-            continue;
-        }
-        let id = c.id.unwrap_or_default();
-        let options = RemoveContainerOptionsBuilder::default()
-            .force(true)
-            .v(true)
-            .build();
-        let removal = match docker.remove_container(&id, Some(options)).await {
-            Ok(()) => "removed now".to_owned(),
-            Err(e) => format!("could not be removed: {e}"),
-        };
-        ours.push(format!(
-            "{:?} ({}, test {:?}): {removal}",
-            c.names.unwrap_or_default(),
-            c.state.map(|s| s.to_string()).unwrap_or_default(),
-            labels.get(labels::TEST)
-        ));
-    }
-    Ok(ours)
-}
-
 // ---------------------------------------------------------------------------------------
-// Statistics and the report.
-
-fn sorted(v: &[Duration]) -> Vec<Duration> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let v = sorted(v);
-    let n = v.len();
-    if n == 0 {
-        Duration::ZERO
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2
-    }
-}
-
-/// Nearest-rank 90th percentile.
-fn p90(v: &[Duration]) -> Duration {
-    let v = sorted(v);
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (v.len() * 9).div_ceil(10).max(1);
-    v[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    ms(a) / ms(b).max(f64::MIN_POSITIVE)
-}
+// The report.
 
 #[derive(Debug)]
 struct Context {
@@ -589,9 +355,7 @@ struct Context {
     daemon_api: String,
     client_api: String,
     endpoint: String,
-    image_ref: String,
-    import_time: Duration,
-    imported_here: bool,
+    image: Imported,
 }
 
 fn report(ctx: &Context, s: &Samples) {
@@ -607,11 +371,7 @@ fn report(ctx: &Context, s: &Samples) {
     println!(
         "iterations: {} counted per variant (+{WARMUP} warm-up), variants interleaved, order reversed every iteration{}",
         ctx.iterations,
-        if ctx.iterations < MIN_ITERATIONS {
-            format!(" (fewer than {MIN_ITERATIONS}: a smoke run, not a measurement)")
-        } else {
-            String::new()
-        }
+        smoke_note(ctx.iterations, MIN_ITERATIONS)
     );
     println!(
         "daemon: Docker {} (API {}), client API {}, at {}",
@@ -619,13 +379,9 @@ fn report(ctx: &Context, s: &Samples) {
     );
     println!(
         "image: {} (static busybox; {} before timing in {:.0} ms)",
-        ctx.image_ref,
-        if ctx.imported_here {
-            "imported"
-        } else {
-            "already present, checked"
-        },
-        ms(ctx.import_time)
+        ctx.image.reference,
+        ctx.image.how(),
+        ms(ctx.image.took)
     );
     println!();
 
@@ -647,24 +403,23 @@ fn report(ctx: &Context, s: &Samples) {
             td_drop.get(|r| r.teardown),
         ),
     ];
-    println!(
-        "{:<20} | {:>10} | {:>13} | {:>6} | {:>10} | {:>13}",
-        "ms", "raw median", "testdock med.", "ratio", "raw p90", "testdock p90"
-    );
-    println!(
-        "{}",
-        "-".repeat(20 + 3 + 10 + 3 + 13 + 3 + 6 + 3 + 10 + 3 + 13)
-    );
+    let table = Table::print_header(&[
+        ("ms", 20),
+        ("raw median", 10),
+        ("testdock med.", 13),
+        ("ratio", 6),
+        ("raw p90", 10),
+        ("testdock p90", 13),
+    ]);
     for (label, r, t) in &rows {
-        println!(
-            "{:<20} | {:>10.1} | {:>13.1} | {:>6.3} | {:>10.1} | {:>13.1}",
-            label,
-            ms(median(r)),
-            ms(median(t)),
-            ratio(median(t), median(r)),
-            ms(p90(r)),
-            ms(p90(t)),
-        );
+        table.row([
+            label.to_string(),
+            format!("{:.1}", ms(median(r))),
+            format!("{:.1}", ms(median(t))),
+            format!("{:.3}", ratio(median(t), median(r))),
+            format!("{:.1}", ms(p90(r))),
+            format!("{:.1}", ms(p90(t))),
+        ]);
     }
     println!("* raw has no drop: its column is raw remove_container; testdock's is `drop(c)` (blocks until removed)");
 
@@ -710,18 +465,9 @@ fn report(ctx: &Context, s: &Samples) {
         ms(inspect)
     );
 
-    println!();
-    println!("targets:");
+    let mut targets = Targets::begin();
     let lifecycle_ratio = ratio(median(&td.get(|r| r.total)), median(&raw.get(|r| r.total)));
-    let mut missed = Vec::new();
-    let mut check = |met: bool, text: String| {
-        if met {
-            println!("  met: {text}");
-        } else {
-            missed.push(text);
-        }
-    };
-    check(
+    targets.check(
         lifecycle_ratio <= MAX_RATIO,
         format!(
             "lifecycle median ratio testdock/raw = {lifecycle_ratio:.3} (target <= {MAX_RATIO:.2})"
@@ -732,7 +478,7 @@ fn report(ctx: &Context, s: &Samples) {
         ("drop", td_drop.get(|r| r.teardown)),
     ] {
         let m = median(&v);
-        check(
+        targets.check(
             m < MAX_TEARDOWN,
             format!(
                 "testdock teardown ({label}) median = {:.1} ms (target < {} ms)",
@@ -741,8 +487,5 @@ fn report(ctx: &Context, s: &Samples) {
             ),
         );
     }
-    for text in &missed {
-        println!("  TARGET MISSED: {text}");
-    }
-    println!();
+    targets.end();
 }

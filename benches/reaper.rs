@@ -13,10 +13,14 @@
 //! `cargo bench --bench reaper` (about a minute). Exit code 0 unless it could not run or
 //! left something behind.
 
+mod support;
+
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use testdock::bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+
+use support::stats::median;
 
 const SAMPLES: usize = 7;
 const CHILD_ENV: &str = "TESTDOCK_BENCH_REAPER_CHILD";
@@ -58,11 +62,6 @@ fn sample(env: &[(&str, String)]) -> (String, f64) {
             .to_owned()
     };
     (value("KIND "), value("MS ").parse().unwrap())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 /// Removes every reaper image (the current build's included).
@@ -107,7 +106,7 @@ fn main() -> ExitCode {
         .inspect(|(kind, _)| assert_eq!(kind, "Some(Local)"))
         .map(|(_, ms)| ms)
         .collect();
-    rows.push(("local watchdog", median(local)));
+    rows.push(("local watchdog", median(&local)));
 
     // A fresh session each: a new reaper container from the cached image.
     let _ = sample(&[
@@ -126,7 +125,7 @@ fn main() -> ExitCode {
         .collect();
     rows.push((
         "daemon-side, new container (image cached)",
-        median(new_container),
+        median(&new_container),
     ));
 
     // One session: the container runs (held up by a first child), the others join.
@@ -153,7 +152,7 @@ fn main() -> ExitCode {
     let _ = holder.wait();
     rows.push((
         "daemon-side, joining the session's container",
-        median(joining),
+        median(&joining),
     ));
 
     // The first use on a daemon that has no reaper image yet (3 samples: each imports).
@@ -167,7 +166,7 @@ fn main() -> ExitCode {
         ]);
         first.push(ms);
     }
-    rows.push(("daemon-side, first ever (image imported)", median(first)));
+    rows.push(("daemon-side, first ever (image imported)", median(&first)));
 
     let exe = std::fs::metadata(std::env::current_exe().unwrap())
         .map(|m| m.len())

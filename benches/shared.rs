@@ -28,32 +28,32 @@
 //! is missed (this is a measurement, not a test): it is non-zero only when the bench
 //! could not run (no daemon, no busybox), a test failed, or something was left behind.
 
+mod support;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::process::ExitCode;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use testdock::bollard::query_parameters::{
-    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use testdock::bollard::query_parameters::ListContainersOptionsBuilder;
 use testdock::bollard::Docker;
 use testdock::shared::{unique_name, Shared};
-use testdock::{labels, Container, ContainerSpec, Exec, HostImage, Probe};
+use testdock::{labels, Container, ContainerSpec, Exec, Probe};
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-type Result<T, E = BoxError> = std::result::Result<T, E>;
+use support::images::busybox_all;
+use support::leaks::label_filter;
+use support::run::alternate;
+use support::stats::{median, ms, p90, ratio, sorted};
+use support::table::{Table, Targets};
+use support::{raw, run, Result, BENCH_LABEL};
 
-const BUSYBOX: &str = "/bin/busybox";
 const TESTS: usize = 16;
 const PARALLEL: usize = 2;
 const ROUNDS: usize = 3;
 const READY: &str = "ready";
 const SERVER_SCRIPT: &str = "sleep 1; echo ready; exec sleep 3600";
 const PER_TEST_ID: &str = "bench::shared::per-test";
-/// Label on every container of this bench: `shared-<owner id>`.
-const BENCH_LABEL: &str = "testdock.bench";
 /// A suite that takes longer than this is a failure, not a sample.
 const SUITE_LIMIT: Duration = Duration::from_secs(120);
 
@@ -73,30 +73,9 @@ static SERVERS: [(&str, &Shared); ROUNDS] = [
 /// The shared fixtures' containers: id -> (key, name), once their round checked them.
 static STARTED: Mutex<BTreeMap<String, (&'static str, String)>> = Mutex::new(BTreeMap::new());
 
-/// Busybox with all its applets as symlinks in `/bin` (the recipe of `tests/common`).
-fn image() -> HostImage {
-    static IMAGE: OnceLock<HostImage> = OnceLock::new();
-    IMAGE
-        .get_or_init(|| {
-            let list = std::process::Command::new(BUSYBOX)
-                .arg("--list")
-                .output()
-                .map(|o| o.stdout)
-                .unwrap_or_default();
-            let mut image = HostImage::new().binary_at(BUSYBOX, "/bin/busybox");
-            for applet in String::from_utf8_lossy(&list).lines() {
-                if !applet.is_empty() && applet != "busybox" {
-                    image = image.symlink(format!("/bin/{applet}"), "busybox");
-                }
-            }
-            image
-        })
-        .clone()
-}
-
 /// The server every test needs: ready after about 1 s.
 fn server_spec() -> ContainerSpec {
-    ContainerSpec::new(image())
+    ContainerSpec::new(busybox_all())
         .cmd(["sh", "-c", SERVER_SCRIPT])
         .wait_for(Probe::log(READY))
         .startup_timeout(Duration::from_secs(60))
@@ -105,57 +84,21 @@ fn server_spec() -> ContainerSpec {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let daemon = match testdock::daemon().await {
-        Ok(daemon) => daemon,
-        Err(e) => {
-            eprintln!(
-                "bench shared: this benchmark needs a running Docker daemon, and none answered.\n\n{e}\n\n\
-                 To get one: `sudo apt-get install -y docker.io && sudo dockerd &` (or start Docker \
-                 Desktop), or point DOCKER_HOST at a daemon (e.g. `unix:///var/run/docker.sock`, \
-                 `tcp://host:2375`)."
-            );
-            return ExitCode::FAILURE;
-        }
-    };
-    if !Path::new(BUSYBOX).exists() {
-        eprintln!(
-            "bench shared: the image is built from a static busybox at {BUSYBOX}, which is \
-             missing: `sudo apt-get install -y busybox-static`"
-        );
+    let Some(daemon) = run::connect("shared").await else {
         return ExitCode::FAILURE;
-    }
+    };
     let docker = daemon.client().clone();
     let endpoint = daemon.endpoint().endpoint.to_string();
-
-    // Everything runs in a task so that a panic or Ctrl-C still reaches the leak check.
-    let mut bench = tokio::spawn(bench(docker.clone(), endpoint));
-    let outcome: Result<(), String> = tokio::select! {
-        joined = &mut bench => match joined {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("the bench failed: {e}")),
-            Err(e) => Err(format!("the bench panicked: {e}")),
-        },
-        _ = tokio::signal::ctrl_c() => {
-            bench.abort();
-            let _ = bench.await;
-            Err("interrupted".to_owned())
-        }
-    };
-
-    let mut code = ExitCode::SUCCESS;
-    if let Err(e) = outcome {
-        eprintln!("bench shared: {e}");
-        code = ExitCode::FAILURE;
-    }
-    match leak_check(&docker).await {
-        Ok(true) => {}
-        Ok(false) => code = ExitCode::FAILURE,
+    let outcome = run::guarded(bench(docker.clone(), endpoint)).await;
+    let completed = run::completed("shared", outcome);
+    let clean = match leak_check(&docker).await {
+        Ok(clean) => clean,
         Err(e) => {
             eprintln!("bench shared: the leak check could not list containers: {e}");
-            code = ExitCode::FAILURE;
+            false
         }
-    }
-    code
+    };
+    run::exit_code(completed && clean)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,18 +132,14 @@ async fn bench(docker: Docker, endpoint: String) -> Result<()> {
     let version = docker.version().await?;
     // Warm-up: the image import and one server, not counted.
     let started = Instant::now();
-    let image_ref = image().prepare().await.map(|p| p.reference)?;
+    let image_ref = busybox_all().prepare().await.map(|p| p.reference)?;
     let import = started.elapsed();
     let warm = server_spec().test_id(PER_TEST_ID).start().await?;
     warm.remove().await?;
 
     let mut samples = Samples::default();
     for (round, (key, server)) in SERVERS.iter().enumerate() {
-        let mut order = [Variant::PerTest, Variant::Shared];
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for v in order {
+        for v in alternate([Variant::PerTest, Variant::Shared], round) {
             let started = Instant::now();
             let times = tokio::time::timeout(SUITE_LIMIT, suite(v, server))
                 .await
@@ -297,7 +236,7 @@ async fn check_isolation(key: &str, c: &Container) -> Result<()> {
 /// Anything else of this process is removed and reported. Returns whether all is well.
 async fn leak_check(docker: &Docker) -> Result<bool> {
     let owner = labels::owner_id();
-    let filter = HashMap::from([("label", vec![format!("{}={owner}", labels::OWNER)])]);
+    let filter = label_filter(format!("{}={owner}", labels::OWNER));
     let containers = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
@@ -332,11 +271,10 @@ async fn leak_check(docker: &Docker) -> Result<bool> {
                 ));
             }
             _ => {
-                let options = RemoveContainerOptionsBuilder::default()
-                    .force(true)
-                    .v(true)
-                    .build();
-                let removal = match docker.remove_container(&id, Some(options)).await {
+                let removal = match docker
+                    .remove_container(&id, Some(raw::force_remove()))
+                    .await
+                {
                     Ok(()) => "removed now".to_owned(),
                     Err(e) => format!("could not be removed: {e}"),
                 };
@@ -387,43 +325,7 @@ async fn leak_check(docker: &Docker) -> Result<bool> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Statistics and the report.
-
-fn sorted(v: &[Duration]) -> Vec<Duration> {
-    let mut v = v.to_vec();
-    v.sort();
-    v
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let v = sorted(v);
-    let n = v.len();
-    if n == 0 {
-        Duration::ZERO
-    } else if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2
-    }
-}
-
-/// Nearest-rank 90th percentile.
-fn p90(v: &[Duration]) -> Duration {
-    let v = sorted(v);
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = (v.len() * 9).div_ceil(10).max(1);
-    v[rank - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn ratio(a: Duration, b: Duration) -> f64 {
-    ms(a) / ms(b).max(f64::MIN_POSITIVE)
-}
+// The report.
 
 fn report(s: &Samples, daemon: &str, image_ref: &str, import: Duration) {
     let per_suite = Samples::get(&s.suite, Variant::PerTest);
@@ -456,39 +358,37 @@ fn report(s: &Samples, daemon: &str, image_ref: &str, import: Duration) {
          fixture (one start per suite), a unique_name directory per test"
     );
     println!();
-    println!(
-        "{:<28} | {:>18} | {:>16}",
-        "ms", "per-test container", "shared fixture"
-    );
-    println!("{}", "-".repeat(28 + 3 + 18 + 3 + 16));
-    println!(
-        "{:<28} | {:>18.0} | {:>16.0}",
-        "suite wall time, median",
-        ms(median(per_suite)),
-        ms(median(shared_suite))
-    );
-    println!(
-        "{:<28} | {:>18} | {:>16}",
-        "suite wall time, min .. max",
+    let table = Table::print_header(&[
+        ("ms", 28),
+        ("per-test container", 18),
+        ("shared fixture", 16),
+    ]);
+    let ms0 = |d: Duration| format!("{:.0}", ms(d));
+    table.row([
+        "suite wall time, median".to_owned(),
+        ms0(median(per_suite)),
+        ms0(median(shared_suite)),
+    ]);
+    table.row([
+        "suite wall time, min .. max".to_owned(),
         range(per_suite),
-        range(shared_suite)
-    );
-    println!(
-        "{:<28} | {:>18.0} | {:>16.0}",
-        "one test, median",
-        ms(median(per_tests)),
-        ms(median(shared_tests))
-    );
-    println!(
-        "{:<28} | {:>18.0} | {:>16.0}",
-        "one test, p90",
-        ms(p90(per_tests)),
-        ms(p90(shared_tests))
-    );
-    println!(
-        "{:<28} | {:>18} | {:>16}",
-        "servers started per suite", TESTS, 1
-    );
+        range(shared_suite),
+    ]);
+    table.row([
+        "one test, median".to_owned(),
+        ms0(median(per_tests)),
+        ms0(median(shared_tests)),
+    ]);
+    table.row([
+        "one test, p90".to_owned(),
+        ms0(p90(per_tests)),
+        ms0(p90(shared_tests)),
+    ]);
+    table.row([
+        "servers started per suite".to_owned(),
+        TESTS.to_string(),
+        1.to_string(),
+    ]);
     let speedup = ratio(median(per_suite), median(shared_suite));
     println!("   speed-up (suite medians): {speedup:.1}x");
     println!("   rounds (suite ms):");
@@ -496,13 +396,10 @@ fn report(s: &Samples, daemon: &str, image_ref: &str, import: Duration) {
         let list: Vec<String> = v.iter().map(|d| format!("{:.0}", ms(*d))).collect();
         println!("     {label:<9} {}", list.join(", "));
     }
-    println!();
-    println!("targets:");
-    let text = format!("suite speed-up = {speedup:.1}x (target >= {MIN_SPEEDUP:.1}x)");
-    if speedup >= MIN_SPEEDUP {
-        println!("  met: {text}");
-    } else {
-        println!("  TARGET MISSED: {text}");
-    }
-    println!();
+    let mut targets = Targets::begin();
+    targets.check(
+        speedup >= MIN_SPEEDUP,
+        format!("suite speed-up = {speedup:.1}x (target >= {MIN_SPEEDUP:.1}x)"),
+    );
+    targets.end();
 }

@@ -13,12 +13,7 @@ use testdock::{labels, Container, ContainerSpec, Exec, InjectFile, LogStream, Pr
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A busybox container that runs `script` and is ready once it printed `ready`.
-fn busybox(script: &str) -> ContainerSpec {
-    ContainerSpec::new(common::busybox())
-        .cmd(["sh", "-c", script])
-        .wait_for(Probe::log("ready"))
-}
+use common::sh_ready;
 
 /// A container that idles until removed.
 const IDLE: &str = "echo ready; exec sleep 1000";
@@ -84,7 +79,7 @@ async fn state(c: &Container) -> (bool, bool, i64) {
 
 #[tokio::test]
 async fn exec_returns_stdout_stderr_and_the_exit_code() {
-    let c = busybox(IDLE).start().await.unwrap();
+    let c = sh_ready(IDLE).start().await.unwrap();
     let failing = c
         .exec(Exec::new(["sh", "-c", "echo out; echo err >&2; exit 7"]))
         .await
@@ -141,7 +136,7 @@ async fn exec_returns_stdout_stderr_and_the_exit_code() {
 #[tokio::test]
 async fn logs_snapshot_separates_stdout_from_stderr() {
     // Each stream ends with `ready`, and readiness waits for both.
-    let c = busybox("echo to-out; echo ready; echo to-err >&2; echo ready >&2; exec sleep 1000")
+    let c = sh_ready("echo to-out; echo ready; echo to-err >&2; echo ready >&2; exec sleep 1000")
         .wait_for(Probe::log("ready").times(2))
         .start()
         .await
@@ -156,7 +151,7 @@ async fn logs_snapshot_separates_stdout_from_stderr() {
 
 #[tokio::test]
 async fn log_stream_follows_lines_printed_after_it_was_opened() {
-    let c = busybox("echo ready; i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done")
+    let c = sh_ready("echo ready; i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.1; done")
         .start()
         .await
         .unwrap();
@@ -203,7 +198,7 @@ async fn log_stream_follows_lines_printed_after_it_was_opened() {
 
 #[tokio::test]
 async fn exposed_ports_are_published_on_localhost_and_answer() {
-    let c = busybox("echo ready; exec nc -ll -p 8080 -e cat")
+    let c = sh_ready("echo ready; exec nc -ll -p 8080 -e cat")
         .expose(8080)
         .expose_udp(9999)
         .start()
@@ -252,7 +247,7 @@ async fn exposed_ports_are_published_on_localhost_and_answer() {
 
 #[tokio::test]
 async fn lifecycle_operations_change_the_container_state() {
-    let c = busybox(ECHO_SERVER).expose(8080).start().await.unwrap();
+    let c = sh_ready(ECHO_SERVER).expose(8080).start().await.unwrap();
     let info = c.inspect().await.unwrap();
     let top = c.top().await.unwrap();
 
@@ -298,7 +293,7 @@ async fn lifecycle_operations_change_the_container_state() {
         .iter()
         .find(|row| row[pid_col] == main_pid)
         .unwrap_or_else(|| panic!("main process {main_pid} not in top: {processes:?}"));
-    assert!(main[cmd_col].starts_with("sh -c trap"), "{main:?}");
+    assert!(main[cmd_col].starts_with("/bin/sh -c trap"), "{main:?}");
     assert!(
         processes
             .iter()
@@ -333,17 +328,10 @@ async fn lifecycle_operations_change_the_container_state() {
 
 #[tokio::test]
 async fn committed_container_starts_again_with_its_files() {
-    let tag = format!(
-        "t{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
+    let tag = format!("t{}", common::unique());
     let reference = format!("testdock-test/committed:{tag}");
     let marker = format!("marker {tag}\n");
-    let c = busybox(IDLE).start().await.unwrap();
+    let c = sh_ready(IDLE).start().await.unwrap();
     c.write_files([InjectFile::from_bytes("/marker", marker.clone())])
         .await
         .unwrap();
@@ -373,10 +361,7 @@ async fn committed_container_starts_again_with_its_files() {
         None => Err("commit failed".to_owned()),
     };
     c.remove().await.unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let image = docker.inspect_image(&reference).await;
     let removed = testdock::remove_image(&reference).await;
     let id = id.unwrap();
@@ -401,13 +386,10 @@ async fn committed_container_starts_again_with_its_files() {
 
 #[tokio::test]
 async fn remove_returns_only_when_the_container_is_gone() {
-    let c = busybox(IDLE).start().await.unwrap();
+    let c = sh_ready(IDLE).start().await.unwrap();
     let (name, id) = (c.name().to_owned(), c.id().to_owned());
     c.remove().await.unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let by_name = docker.inspect_container(&name, None).await;
     let by_id = docker.inspect_container(&id, None).await;
     common::assert_nothing_left(&common::this_test()).await;
@@ -453,7 +435,7 @@ async fn run_returns_the_exit_code_and_output_and_removes_the_container() {
 
 #[tokio::test]
 async fn wait_returns_the_exit_code_and_stats_report_memory() {
-    let c = busybox("echo ready; sleep 4; exit 5")
+    let c = sh_ready("echo ready; sleep 4; exit 5")
         .start()
         .await
         .unwrap();

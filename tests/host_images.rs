@@ -1,5 +1,6 @@
-//! Host-binary images: programs of the host (and of this workspace) with their ELF
-//! interpreter and shared libraries, run and answering over the network.
+//! Host-binary images: programs of the host (and of this package: its `echo_server`
+//! example) with their ELF interpreter and shared libraries, run and answering over
+//! the network.
 
 mod common;
 
@@ -9,9 +10,9 @@ use testdock::{ContainerSpec, Exec, HostImage, Probe};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[tokio::test]
-async fn a_binary_of_this_workspace_runs_and_answers_over_tcp() {
+async fn a_program_of_this_package_runs_and_answers_over_tcp() {
     let image = HostImage::new()
-        .binary_at(env!("CARGO_BIN_EXE_testdock-echo-server"), "/server")
+        .binary_at(common::examples::example("echo_server"), "/server")
         .default_entrypoint(["/server", "7000"]);
     let c = ContainerSpec::new(image)
         .expose(7000)

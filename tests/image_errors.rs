@@ -12,21 +12,11 @@ use std::time::{Duration, Instant};
 use testdock::bollard::query_parameters::ListContainersOptionsBuilder;
 use testdock::{BuildContext, ContainerSpec, Error, InjectFile, RootfsImage};
 
-/// The reference of the busybox test image, imported if missing (nothing is started).
-async fn busybox_ref() -> String {
-    common::busybox()
-        .prepare()
-        .await
-        .map(|p| p.reference)
-        .unwrap()
-}
+use common::busybox_ref;
 
 /// Containers (build containers included) whose command mentions `marker`.
 async fn containers_running(marker: &str) -> Vec<String> {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let all = docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default().all(true).build(),

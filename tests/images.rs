@@ -12,49 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use testdock::bollard::query_parameters::RemoveImageOptionsBuilder;
 use testdock::{BuildContext, ContainerSpec, Exec, ImageArchive, InjectFile, Probe, RootfsImage};
 
-/// The reference of the busybox test image, imported if missing (nothing is started).
-async fn busybox_ref() -> String {
-    common::busybox()
-        .prepare()
-        .await
-        .map(|p| p.reference)
-        .unwrap()
-}
-
-/// A container of `image` that runs `sh -c` with a ready line and idles.
-fn idle(image: impl Into<testdock::ImageSource>) -> ContainerSpec {
-    ContainerSpec::new(image)
-        .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"])
-        .wait_for(Probe::log("ready"))
-}
-
-/// Text no earlier run has used, for contexts that must really be built.
-fn unique() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}-{nanos}", std::process::id())
-}
-
-/// Removes an image this test made under a name no later run will use.
-async fn remove_image(reference: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
-    docker
-        .remove_image(
-            reference,
-            Some(RemoveImageOptionsBuilder::default().build()),
-            None,
-        )
-        .await
-        .unwrap_or_else(|e| panic!("removing {reference}: {e}"));
-}
+use common::{busybox_ref, idle, remove_image, unique};
 
 /// `sh -c script` in the container; its stdout, after checking it succeeded.
 async fn sh(c: &testdock::Container, script: &str) -> String {
@@ -85,10 +45,7 @@ async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
     let read_back = c.read_file("/hello").await.unwrap();
     c.remove().await.unwrap();
     let built = context.prepare().await.unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let inspect = docker.inspect_image(&built.reference).await.unwrap();
     common::assert_nothing_left(&common::this_test()).await;
 
@@ -157,10 +114,7 @@ async fn a_generated_dockerfile_with_scripts_configs_and_directories_builds_and_
     let b = c.read_file("/srv/data/sub/b.txt").await.unwrap();
     let image = c.image().to_owned();
     c.remove().await.unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let labels = docker
         .inspect_image(&image)
         .await
@@ -386,10 +340,7 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
         .prepare()
         .await
         .unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let archive: Vec<u8> = docker
         .export_image(&built.reference)
         .map_ok(|chunk| chunk.to_vec())

@@ -5,19 +5,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use testdock::{Container, ContainerSpec, EntryKind, Exec, InjectFile, Probe};
+use testdock::{Container, EntryKind, Exec, InjectFile};
 
-/// A busybox container that runs `script` and is ready once it printed `ready`.
-fn busybox(script: &str) -> ContainerSpec {
-    ContainerSpec::new(common::busybox())
-        .cmd(["sh", "-c", script])
-        .wait_for(Probe::log("ready"))
-}
-
-/// A busybox container that idles until removed.
-fn idle() -> ContainerSpec {
-    busybox("echo ready; exec sleep 1000")
-}
+use common::{idle, sh_ready};
 
 /// `stat -c '%a %u %g' path` inside the container: octal mode, uid, gid.
 async fn stat(c: &Container, path: &str) -> String {
@@ -37,7 +27,7 @@ fn chmod(path: &std::path::Path, mode: u32) {
 #[tokio::test]
 async fn injected_config_is_in_place_before_the_main_command_starts() {
     let path = "/etc/app/conf.d/app.toml";
-    let c = busybox("cat /etc/app/conf.d/app.toml; echo ready; exec sleep 1000")
+    let c = sh_ready("cat /etc/app/conf.d/app.toml; echo ready; exec sleep 1000")
         .file(InjectFile::from_bytes(path, "port = 8080\n"))
         .start()
         .await
@@ -65,7 +55,7 @@ async fn host_file_keeps_its_host_mode_unless_a_mode_is_given() {
     std::fs::write(&tool, "#!/bin/sh\necho tool ran\n").unwrap();
     chmod(&tool, 0o750);
 
-    let c = idle()
+    let c = idle(common::busybox())
         .file(InjectFile::from_host_file("/usr/local/bin/tool", &tool))
         .file(InjectFile::from_host_file("/usr/local/bin/tool.txt", &tool).mode(0o640))
         .start()
@@ -100,7 +90,7 @@ async fn host_directory_is_copied_recursively_with_symlinks_kept() {
     chmod(&root.join("sub/run.sh"), 0o751);
     chmod(&root.join("sub/nested/deep.txt"), 0o600);
 
-    let c = idle()
+    let c = idle(common::busybox())
         .file(InjectFile::from_host_dir("/opt/app", root).owner(1000, 1001))
         .start()
         .await
@@ -155,7 +145,7 @@ async fn host_directory_is_copied_recursively_with_symlinks_kept() {
 
 #[tokio::test]
 async fn injected_secret_keeps_mode_0600_and_its_owner() {
-    let c = idle()
+    let c = idle(common::busybox())
         .file(
             InjectFile::from_bytes("/run/secrets/token", "s3cr3t")
                 .mode(0o600)
@@ -212,7 +202,7 @@ async fn injected_secret_keeps_mode_0600_and_its_owner() {
 
 #[tokio::test]
 async fn injecting_below_an_existing_directory_keeps_its_mode_and_owner() {
-    let c = idle()
+    let c = idle(common::busybox())
         .file(InjectFile::from_bytes("/tmp/x/y", "y\n"))
         .file(InjectFile::from_bytes("/etc/extra.conf", "e\n").owner(1000, 1000))
         .start()
@@ -242,7 +232,7 @@ async fn injecting_below_an_existing_directory_keeps_its_mode_and_owner() {
 
 #[tokio::test]
 async fn injected_empty_directory_gets_its_mode_and_owner() {
-    let c = idle()
+    let c = idle(common::busybox())
         .file(
             InjectFile::dir("/var/lib/app")
                 .mode(0o700)
@@ -285,7 +275,7 @@ async fn injected_empty_directory_gets_its_mode_and_owner() {
 
 #[tokio::test]
 async fn write_files_puts_files_into_a_running_container() {
-    let c = idle().start().await.unwrap();
+    let c = idle(common::busybox()).start().await.unwrap();
     c.write_files([
         InjectFile::from_bytes("/srv/data/one.txt", "v1\n")
             .mode(0o640)
@@ -318,26 +308,26 @@ async fn write_files_puts_files_into_a_running_container() {
 
 #[tokio::test]
 async fn a_relative_path_or_a_missing_host_file_fails_start_and_leaves_nothing() {
-    let relative = idle()
+    let relative = idle(common::busybox())
         .file(InjectFile::from_bytes("/etc/fine.conf", "ok"))
         .file(InjectFile::from_bytes("etc/x", "x"))
         .start()
         .await
         .map(|c| c.name().to_owned());
     let missing_host = "/definitely/not/here/testdock-missing.conf";
-    let missing = idle()
+    let missing = idle(common::busybox())
         .file(InjectFile::from_host_file("/etc/app.conf", missing_host))
         .start()
         .await
         .map(|c| c.name().to_owned());
-    let escaping = idle()
+    let escaping = idle(common::busybox())
         .file(InjectFile::from_bytes("/etc/../../x", "x"))
         .start()
         .await
         .map(|c| c.name().to_owned());
     common::assert_nothing_left(&common::this_test()).await;
 
-    let reserved = idle()
+    let reserved = idle(common::busybox())
         .label("testdock.owner", "me")
         .start()
         .await

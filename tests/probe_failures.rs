@@ -8,10 +8,7 @@ use std::time::{Duration, Instant};
 
 use testdock::{ContainerSpec, Error, Healthcheck, Probe, Step};
 
-/// A busybox container running `script` with `sh -c`.
-fn sh(script: &str) -> ContainerSpec {
-    ContainerSpec::new(common::busybox()).cmd(["/bin/sh", "-c", script])
-}
+use common::sh;
 
 /// Prints a line, then runs until removed.
 const IDLE: &str = "echo starting up; sleep 1000";

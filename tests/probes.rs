@@ -12,10 +12,7 @@ use tokio::net::TcpStream;
 
 use testdock::{Container, ContainerSpec, Error, Exec, Healthcheck, InjectFile, Probe, Step};
 
-/// A busybox container running `script` with `sh -c`.
-fn sh(script: &str) -> ContainerSpec {
-    ContainerSpec::new(common::busybox()).cmd(["/bin/sh", "-c", script])
-}
+use common::sh;
 
 /// A TCP echo service on port 8080 that starts listening `after` the container started.
 fn echo_server(after: &str) -> ContainerSpec {

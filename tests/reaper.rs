@@ -137,10 +137,7 @@ async fn images_a_process_made_are_removed_at_its_end_when_asked() {
         .lines()
         .find_map(|l| l.split_once("IMAGE ").map(|(_, r)| r.trim().to_owned()))
         .unwrap_or_else(|| panic!("the child printed no image: {stdout}"));
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let deadline = Instant::now() + Duration::from_secs(5);
     while docker.inspect_image(&reference).await.is_ok() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;

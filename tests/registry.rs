@@ -7,18 +7,10 @@ mod registry_support;
 
 use std::time::{Duration, Instant};
 
-use testdock::{ContainerSpec, Exec, InjectFile, Probe, PullPolicy, RegistryImage};
+use testdock::{Exec, InjectFile, PullPolicy, RegistryImage};
 
-use registry_support::{
-    has_image, local_reference, push, rand_suffix, remove_image, tag_as, LocalRegistry,
-};
-
-/// A busybox container of `image` that idles until removed.
-fn idle(image: impl Into<testdock::ImageSource>) -> ContainerSpec {
-    ContainerSpec::new(image)
-        .cmd(["sh", "-c", "echo ready; exec sleep 1000"])
-        .wait_for(Probe::log("ready"))
-}
+use common::{idle, remove_image};
+use registry_support::{has_image, local_reference, push, rand_suffix, tag_as, LocalRegistry};
 
 /// Busybox with `/marker` holding `text`, so two pushes under one tag differ.
 fn marked(text: &str) -> testdock::HostImage {

@@ -16,7 +16,8 @@ use base64::Engine;
 use bollard::auth::DockerCredentials;
 use testdock::{ContainerSpec, Exec, Probe, PullPolicy, RegistryImage};
 
-use registry_support::{local_reference, push, rand_suffix, remove_image, LocalRegistry};
+use common::remove_image;
+use registry_support::{local_reference, push, rand_suffix, LocalRegistry};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "s3cret-pw";

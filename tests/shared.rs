@@ -29,10 +29,7 @@ async fn use_the_shared_server() {
         "label",
         vec![format!("{}=busybox-server", labels::SHARED), scope],
     )]);
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let found = docker
         .list_containers(Some(
             testdock::bollard::query_parameters::ListContainersOptionsBuilder::default()

@@ -10,10 +10,7 @@ use testdock::bollard::query_parameters::{
 };
 use testdock::{ContainerSpec, Error, InjectFile, Probe, Step};
 
-/// A busybox container running `script` with `sh -c`.
-fn sh(script: &str) -> ContainerSpec {
-    ContainerSpec::new(common::busybox()).cmd(["/bin/sh", "-c", script])
-}
+use common::sh;
 
 #[tokio::test]
 async fn a_container_that_exits_before_ready_fails_at_once_with_its_code_and_last_lines() {
@@ -212,10 +209,7 @@ async fn a_missing_image_is_an_image_error_naming_it_and_creates_nothing() {
 
 /// Containers labelled `test` whose state is one of `states` (all if empty).
 async fn containers(test: &str, states: &[&str]) -> Vec<String> {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     let mut filter = HashMap::from([("label", vec![format!("{}={test}", testdock::labels::TEST)])]);
     if !states.is_empty() {
         filter.insert("status", states.iter().map(|s| s.to_string()).collect());
@@ -232,10 +226,7 @@ async fn containers(test: &str, states: &[&str]) -> Vec<String> {
 /// has completed. (Docker 20.10 lists a container a few ms before it can be looked up:
 /// in between, `DELETE` answers 404 and the create still succeeds afterwards.)
 async fn until_state(test: &str, states: &[&str]) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     let watch = async {
         loop {
             for id in containers(test, states).await {
@@ -253,10 +244,7 @@ async fn until_state(test: &str, states: &[&str]) {
 
 /// Force-removes what a test that found a leak left, so the leak stays in its report.
 async fn remove_leaked(test: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     for id in containers(test, &[]).await {
         let options = RemoveContainerOptionsBuilder::default()
             .force(true)

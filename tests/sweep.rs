@@ -53,10 +53,7 @@ struct Owner {
 /// Creates (does not start) a container labelled as testdock's, owned by `owner`,
 /// created a minute ago as far as its labels say.
 async fn labelled_container(name: &str, owner: &Owner, test: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let image = common::busybox()
         .prepare()
         .await
@@ -93,18 +90,12 @@ async fn labelled_container(name: &str, owner: &Owner, test: &str) {
 }
 
 async fn exists(name: &str) -> bool {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     docker.inspect_container(name, None).await.is_ok()
 }
 
 async fn force_remove(name: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     let options = RemoveContainerOptionsBuilder::default().force(true).build();
     let _ = docker.remove_container(name, Some(options)).await;
 }

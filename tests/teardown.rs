@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use testdock::bollard::errors::Error as DockerError;
 use testdock::bollard::models::VolumeCreateRequest;
@@ -29,10 +29,7 @@ fn is_404(e: &DockerError) -> bool {
 
 /// Whether the daemon knows a container called `name`.
 async fn container_exists(name: &str) -> bool {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     match docker.inspect_container(name, None).await {
         Ok(_) => true,
         Err(e) if is_404(&e) => false,
@@ -42,10 +39,7 @@ async fn container_exists(name: &str) -> bool {
 
 /// Whether the daemon knows a volume called `name`.
 async fn volume_exists(name: &str) -> bool {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     match docker.inspect_volume(name).await {
         Ok(_) => true,
         Err(e) if is_404(&e) => false,
@@ -55,11 +49,7 @@ async fn volume_exists(name: &str) -> bool {
 
 /// A name no other run uses.
 fn unique(what: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos();
-    format!("testdock-test-{what}-{}-{nanos}", std::process::id())
+    format!("testdock-test-{what}-{}", common::unique())
 }
 
 fn current_thread_runtime() -> tokio::runtime::Runtime {
@@ -98,10 +88,7 @@ async fn cancelling_remove_midway_still_removes_the_container() {
         }
     }
     // Force-remove what leaked before failing, so the failure leaves nothing behind.
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     for (_, name) in &left {
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
         let _ = docker.remove_container(name, Some(options)).await;
@@ -194,10 +181,7 @@ async fn a_panicking_task_holding_a_container_removes_it() {
 
 #[tokio::test]
 async fn volumes_made_for_the_container_go_with_it_and_existing_ones_stay() {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("daemon");
+    let docker = common::docker().await;
     let existing = unique("existing");
     docker
         .create_volume(VolumeCreateRequest {

@@ -17,9 +17,7 @@ fn scale_by_three() {
 
 /// A busybox container that prints a line and never becomes ready.
 fn never_ready(probe: impl Into<Probe>) -> ContainerSpec {
-    ContainerSpec::new(common::busybox())
-        .cmd(["/bin/sh", "-c", "echo starting up; sleep 1000"])
-        .wait_for(probe)
+    common::sh("echo starting up; sleep 1000").wait_for(probe)
 }
 
 /// Starts `spec`, expecting a readiness timeout; returns the error's limit and the time

@@ -153,10 +153,7 @@ async fn killing_a_job_container_leaves_nothing_of_it_within_2_s() {
     assert_eq!(held.len(), 3, "a container, a volume, a network: {held:?}");
 
     job.kill("SIGKILL").await.unwrap();
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     while docker
         .inspect_container(job.id(), None)
         .await
@@ -259,9 +256,6 @@ async fn sigkill_of_a_pid_namespaces_first_process_leaves_nothing_within_2_s() {
     assert!(killed);
     assert_eq!(reaper, "Some(DaemonSide)");
     assert_eq!(held.len(), 3, "{held:?}");
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .unwrap();
+    let docker = common::docker().await;
     common::assert_gone_within(&docker, &owner, Duration::from_secs(2)).await;
 }

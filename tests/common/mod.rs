@@ -1,4 +1,5 @@
-//! Shared helpers of the integration tests: the test image and the leak check.
+//! Shared helpers of the integration tests: the daemon's client, the test image and the
+//! specs made from it, unique names, and the leak check.
 //!
 //! Every test runs against the real daemon. The image is built from the host's static
 //! busybox (Debian's `busybox-static`), so no registry is needed.
@@ -6,6 +7,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod child;
+pub mod examples;
 pub mod second_daemon;
 
 use std::collections::HashMap;
@@ -13,8 +15,9 @@ use std::path::Path;
 
 use bollard::query_parameters::{
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveImageOptionsBuilder,
 };
-use testdock::HostImage;
+use testdock::{ContainerSpec, HostImage, ImageSource, Probe};
 
 /// Where the tests expect a static busybox.
 pub const BUSYBOX: &str = "/bin/busybox";
@@ -38,6 +41,66 @@ pub fn busybox() -> HostImage {
     image
 }
 
+/// The daemon's client (the test fails, saying how to get one, if no daemon answers).
+pub async fn docker() -> testdock::bollard::Docker {
+    testdock::daemon().await.map(|d| d.client().clone()).expect(
+        "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
+    )
+}
+
+/// The reference of the busybox test image, imported if missing (nothing is started).
+pub async fn busybox_ref() -> String {
+    busybox()
+        .prepare()
+        .await
+        .map(|p| p.reference)
+        .expect("import the busybox test image")
+}
+
+/// A busybox container running `script` with `sh -c`.
+pub fn sh(script: &str) -> ContainerSpec {
+    ContainerSpec::new(busybox()).cmd(["/bin/sh", "-c", script])
+}
+
+/// A busybox container running `script` with `sh -c`, ready once it printed `ready`.
+pub fn sh_ready(script: &str) -> ContainerSpec {
+    sh(script).wait_for(Probe::log("ready"))
+}
+
+/// A container of `image` (which has a `sh`) that prints `ready` and idles until
+/// removed; ready once it printed that.
+pub fn idle(image: impl Into<ImageSource>) -> ContainerSpec {
+    ContainerSpec::new(image)
+        .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"])
+        .wait_for(Probe::log("ready"))
+}
+
+/// Text no other run uses (`<pid>-<nanoseconds since the epoch>`), for names and for
+/// contents that must be new to the daemon.
+pub fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos();
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// Removes an image reference (a tag or a digest reference) if it is there.
+pub async fn remove_image(reference: &str) {
+    let options = RemoveImageOptionsBuilder::default().noprune(false).build();
+    match docker()
+        .await
+        .remove_image(reference, Some(options), None)
+        .await
+    {
+        Ok(_) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => panic!("remove image {reference}: {e}"),
+    }
+}
+
 /// The test id testdock gives resources created on this thread (the test's path).
 pub fn this_test() -> String {
     std::thread::current()
@@ -58,10 +121,7 @@ pub async fn owned_by(owner: &str) -> Vec<String> {
 
 /// Containers, volumes and networks carrying the label `filter` (`key=value`).
 pub async fn labelled(filter: &str) -> Vec<String> {
-    let docker = testdock::daemon().await.map(|d| d.client().clone()).expect(
-        "no Docker daemon: start one (`sudo apt-get install -y docker.io && sudo dockerd &`) or set DOCKER_HOST",
-    );
-    labelled_on(&docker, filter).await
+    labelled_on(&docker().await, filter).await
 }
 
 /// [`labelled`] on the daemon of `docker`.

@@ -10,9 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{
-    PushImageOptionsBuilder, RemoveImageOptionsBuilder, TagImageOptionsBuilder,
-};
+use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
 use futures::StreamExt;
 use testdock::HostImage;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -180,10 +178,7 @@ pub async fn local_reference(image: HostImage) -> String {
 /// Tags `local` as `repo:tag`, pushes it, and removes the local `repo:tag` again;
 /// returns the digest the registry gave it.
 pub async fn push(local: &str, repo: &str, tag: &str, creds: Option<DockerCredentials>) -> String {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("a daemon");
+    let docker = crate::common::docker().await;
     tag_as(local, repo, tag).await;
     let mut stream = docker.push_image(
         repo,
@@ -199,16 +194,13 @@ pub async fn push(local: &str, repo: &str, tag: &str, creds: Option<DockerCreden
             }
         }
     }
-    remove_image(&format!("{repo}:{tag}")).await;
+    crate::common::remove_image(&format!("{repo}:{tag}")).await;
     digest.unwrap_or_else(|| panic!("the push of {repo}:{tag} reported no digest"))
 }
 
 /// Tags `local` as `repo:tag` (moving the tag if it exists).
 pub async fn tag_as(local: &str, repo: &str, tag: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("a daemon");
+    let docker = crate::common::docker().await;
     docker
         .tag_image(
             local,
@@ -223,28 +215,9 @@ pub async fn tag_as(local: &str, repo: &str, tag: &str) {
         .unwrap_or_else(|e| panic!("tag {local} as {repo}:{tag}: {e}"));
 }
 
-/// Removes a reference (a tag or a digest reference) if it is there.
-pub async fn remove_image(reference: &str) {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("a daemon");
-    let options = RemoveImageOptionsBuilder::default().noprune(false).build();
-    match docker.remove_image(reference, Some(options), None).await {
-        Ok(_) => {}
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(e) => panic!("remove image {reference}: {e}"),
-    }
-}
-
 /// Whether the daemon has `reference`.
 pub async fn has_image(reference: &str) -> bool {
-    let docker = testdock::daemon()
-        .await
-        .map(|d| d.client().clone())
-        .expect("a daemon");
+    let docker = crate::common::docker().await;
     docker.inspect_image(reference).await.is_ok()
 }
 

@@ -220,10 +220,7 @@ pub fn leftovers(name: &str) -> Vec<String> {
 /// of those it removed.
 pub fn remove_containers_of(name: &str) -> Vec<String> {
     block_on(async {
-        let docker = testdock::daemon()
-            .await
-            .map(|d| d.client().clone())
-            .expect("a Docker daemon");
+        let docker = crate::common::docker().await;
         let filter = HashMap::from([(
             "label",
             vec![format!("{}={}", testdock::labels::TEST, test_id(name))],
