@@ -5,8 +5,9 @@
 //! trivial exec (`true`) in it, tear it down. It is run
 //!
 //! - `attribute`: through [`testdock::runner::run_test`] with a [`TestMeta`], exactly the
-//!   call `#[container_test(image = ..., cmd = [...], ready = log("ready"))]` expands to
-//!   (one runtime built per test, the inline container started with `start_inline`, the
+//!   call `#[container_test(image = ..., cmd = [...], ready = Probe::log("ready"))]`
+//!   expands to (one runtime built per test, the test's container given to the meta with
+//!   `TestMeta::container` and started by `Container`'s `Fixture` impl, the
 //!   body an `async fn` that owns the container, so its `Drop` removes it, then the
 //!   runner's teardown by label). The attribute itself cannot be used here: it expands to
 //!   a `#[test]`, which a bench's `main` cannot run;
@@ -42,7 +43,7 @@ use testdock::bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
 };
 use testdock::bollard::Docker;
-use testdock::runner::{run_test, start_inline, TestContext, TestMeta};
+use testdock::runner::{run_test, Fixture, TestContext, TestMeta};
 use testdock::{labels, Container, ContainerSpec, Exec, Probe};
 
 use support::images::{busybox_with, import};
@@ -226,14 +227,14 @@ fn attribute_test(image: &str) -> Result<Run> {
     let marks = Arc::new(Mutex::new(Marks::default()));
     let (image, inner) = (image.to_owned(), marks.clone());
     let t0 = Instant::now();
-    std::panic::catch_unwind(move || {
-        let meta = TestMeta::new(ATTRIBUTE_ID, file!(), line!());
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        let meta = TestMeta::new(ATTRIBUTE_ID, file!(), line!()).container(spec(image));
         run_test(meta, move |ctx: TestContext| async move {
             let ctx = &ctx;
-            let (c,) = futures::try_join!(start_inline(ctx, spec(image)))?;
+            let (c,) = futures::try_join!(Container::setup(ctx))?;
             Ok(attribute_body(c, inner).await)
         });
-    })
+    }))
     .map_err(|_| "the test failed (its panic is printed above)")?;
     let end = Instant::now();
     let marks = marks.lock().expect("marks");
