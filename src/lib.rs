@@ -40,7 +40,7 @@
 //!
 //! | | |
 //! |---|---|
-//! | [`container_test`] | the test attribute: fixtures by argument type or `#[from(fn)]`, started together; a per-test network; test timeout; diagnostics of failed tests |
+//! | [`container_test`] | the test attribute: the test's container from `image`/`spec`, `files`, `ready`; fixtures by argument type or `#[from(fn)]`, started together; a per-test network; test timeout; diagnostics of failed tests |
 //! | [`runner`] | what the attribute calls, usable by hand: [`runner::run_test`], [`runner::Fixture`] |
 //! | [`ContainerSpec`] | image, command, env, ports (published on `127.0.0.1`), mounts, limits, network, healthcheck, injected files, readiness probe, startup timeout |
 //! | [`InjectFile`] | files from bytes, host files and host directories, with mode and owner, copied in one `put_archive` between create and start |
@@ -48,6 +48,9 @@
 //! | [`Probe`] | readiness: log line, TCP, HTTP(S), exec, healthcheck, exit code, delay, all/any, custom; fails fast when the container dies |
 //! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove, step [`timings`](Container::timings) |
 //! | [`NetworkSpec`], [`VolumeSpec`] | networks (driver, internal, options) and named volumes as fixtures: labelled, removed like containers (after the containers that use them), one per test argument; `.network(&net)`, `.volume(&data, "/data")` |
+//! | [`Container::wait`], [`ContainerSpec::run`], [`Container::stats`] | run to completion (exit code + logs), resource usage |
+//! | [`ExecOutput::check`] | a command's non-zero exit as an error naming the command, the code and its output |
+//! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
 //!
 //! ## Teardown
