@@ -4,8 +4,9 @@
 //! name is chosen by testdock), so a failure or a cancellation anywhere in create,
 //! inject, start or readiness still removes it. Normal teardown is async ([`RemovalGuard::remove`]);
 //! dropping an armed guard is the safety net: it hands the removal to a background
-//! thread with its own runtime and waits for it, which works under a current-thread
-//! runtime, a multi-thread runtime, or no runtime at all. Under all of that is the
+//! thread with its own runtime and returns at once (it never blocks the dropping
+//! thread), which works under a current-thread runtime, a multi-thread runtime, or no
+//! runtime at all; the runner's teardown is handed off the same way. Under all of that is the
 //! reaper ([`reaper`]), and beside it the proof of who may remove what ([`ownership`]).
 
 mod background;
@@ -17,6 +18,7 @@ mod remove_resource;
 mod scope;
 pub(crate) mod sweep;
 
+pub(crate) use background::removal_permit;
 pub(crate) use background::spawn as spawn_detached;
 pub(crate) use guard::{RemovalGuard, RemoveError};
 pub use ownership::{Ownership, Unproven};

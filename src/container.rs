@@ -39,9 +39,12 @@ pub(crate) struct Parts {
 
 /// A started container. Removed by [`remove`](Self::remove), or when dropped.
 ///
-/// Dropping is the safety net, not the plan: it blocks the dropping thread until the
-/// container is gone (about 0.1 s). Prefer `c.remove().await?` at the end of a test,
-/// which also reports a failed removal.
+/// Dropping is the safety net, not the plan: it hands the removal to testdock's
+/// background teardown thread and returns at once (it never blocks the dropping thread
+/// or a runtime worker), so the container may still exist for a moment after the drop
+/// (if the process ends first, its reaper removes it). Prefer `c.remove().await?` at
+/// the end of a test: it returns once the container is gone, and reports a failed
+/// removal.
 #[derive(Debug)]
 pub struct Container {
     docker: Docker,

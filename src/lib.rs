@@ -57,7 +57,8 @@
 //!
 //! Every container, network and volume is labelled (see [`labels`]) and registered for
 //! removal before it is created. It is removed by `remove()` ([`Container::remove`]),
-//! when the handle is dropped (also during a panic, with or without a tokio runtime),
+//! when the handle is dropped (also during a panic, with or without a tokio runtime:
+//! the drop hands the removal to a background thread and returns at once),
 //! when `start`/`create` fails, and when that future is dropped mid-way (e.g. by an
 //! outer `tokio::time::timeout`). Removal kills the container and removes its anonymous
 //! volumes; a network or volume still used by containers is removed as soon as they

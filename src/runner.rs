@@ -3,9 +3,12 @@
 //! [`run_test`] builds a runtime whose threads carry the test's name (so every container
 //! started in it is labelled with the test), optionally creates a per-test network,
 //! runs the body under the test timeout while catching panics, then **always** tears
-//! down everything labelled with the test, in async code, before the runtime ends. A
+//! down everything labelled with the test: the test returns as soon as that teardown
+//! is handed to testdock's background teardown thread (containers first, then volumes
+//! and networks; the process's reaper finishes it if the process ends first). A
 //! failed test prints each container's name, image, state and last log lines once, and
-//! writes them to `target/testdock/<test-id>/`; then the panic is re-raised.
+//! writes them to `target/testdock/<test-id>/` (before the teardown, while they still
+//! exist); then the panic is re-raised.
 //!
 //! ```no_run
 //! use testdock::runner::{run_test, TestMeta};
@@ -206,7 +209,7 @@ impl Fixture for Container {
 
 /// Runs one test: see the [module docs](self). Panics (failing the test) if the
 /// fixtures fail to start, the body panics or returns an error, or the timeout passes;
-/// tears everything down first in every case. The panic is reported at the caller
+/// hands the teardown of everything off first in every case. The panic is reported at the caller
 /// (the test), not inside testdock.
 #[track_caller]
 pub fn run_test<F, Fut, T>(meta: TestMeta, test: F)

@@ -176,6 +176,8 @@ async fn network_and_volume_are_labelled_like_containers_and_go_when_dropped() {
     let (net_name, vol_name) = (net.name().to_owned(), data.name().to_owned());
     drop(net);
     drop(data);
+    // The drops hand the removals to the background: give them a moment.
+    common::assert_nothing_left(&common::this_test()).await;
     assert!(
         !network_exists(&net_name).await,
         "{net_name} is still there"
@@ -198,6 +200,7 @@ fn dropping_outside_any_runtime_removes_network_and_volume() {
     drop(net);
     drop(data);
     tokio::runtime::Runtime::new().unwrap().block_on(async {
+        common::assert_nothing_left(&common::this_test()).await;
         assert!(
             !network_exists(&net_name).await,
             "{net_name} is still there"

@@ -111,8 +111,8 @@ impl Drop for RemovalGuard {
             }
             let limit = crate::timeouts::scaled(TEARDOWN_TIMEOUT);
             match target {
-                Removal::Container(target) => background::remove_blocking(target, limit),
-                Removal::Resource(target) => background::remove_resource_blocking(target, limit),
+                Removal::Container(target) => background::remove_detached(target, limit),
+                Removal::Resource(target) => background::remove_resource_detached(target, limit),
             }
         }
     }

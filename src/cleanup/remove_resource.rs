@@ -3,7 +3,7 @@
 //! The daemon refuses to remove a network with endpoints (403 in Docker 20.10, 409
 //! later) or a volume mounted by a container (409). Containers go first, so that
 //! refusal is temporary: a network or volume dropped before its containers is retried
-//! until they are gone (see `background::remove_resource_blocking`).
+//! until they are gone (see `background::remove_resource_detached`).
 
 use std::time::{Duration, Instant};
 

@@ -1,5 +1,6 @@
-//! One test's lifetime: network, fixtures and body under the timeout, then teardown of
-//! everything labelled with the test (containers first, then volumes and networks).
+//! One test's lifetime: network, fixtures and body under the timeout, the failure
+//! report, then the hand-off of the teardown of everything labelled with the test
+//! (containers first, then volumes and networks) to the background teardown runtime.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -104,57 +105,50 @@ where
             kept.join(", "),
             kept.join(" ")
         );
-    } else if let Err(e) = tracing::Instrument::instrument(
-        teardown(docker, &meta.id, network),
-        tracing::info_span!("testdock.teardown", test = %meta.id),
-    )
-    .await
-    {
-        tracing::warn!(test = %meta.id, error = %e, "teardown failed: left to the reaper");
+    } else {
+        hand_off_teardown(docker, &meta.id, network);
     }
     verdict
+}
+
+/// Hands the test's teardown to the background teardown runtime and returns at once:
+/// the test need not wait for it. Containers go first, then the volumes and networks.
+/// If the process ends first, its reaper removes what is left.
+fn hand_off_teardown(docker: &Docker, test_id: &str, network: Option<crate::Network>) {
+    let docker = docker.clone();
+    let id = test_id.to_owned();
+    let span = tracing::info_span!("testdock.teardown", test = %test_id);
+    let job = async move {
+        if let Err(e) = teardown(&docker, &id, network).await {
+            tracing::warn!(test = %id, error = %e, "teardown failed: left to the reaper");
+        }
+    };
+    if let Err(e) = cleanup::spawn_detached(tracing::Instrument::instrument(job, span)) {
+        tracing::warn!(test = %test_id, error = %e, "cannot start the teardown thread: left to the reaper");
+    }
 }
 
 fn keep_failed() -> bool {
     std::env::var(super::KEEP_FAILED_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
 }
 
-/// Removes every container of the test, concurrently; then its volumes and networks
-/// (the test's own network, and those its body made), which containers no longer use.
+/// Removes every container of the test, concurrently (at most
+/// `MAX_IN_FLIGHT` removals at once, across the process); then its volumes and
+/// networks (the test's own network, and those its body made), which containers no
+/// longer use.
 async fn teardown(
     docker: &Docker,
     test_id: &str,
     network: Option<crate::Network>,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let filter = labels::test_filter(test_id);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await?;
-    let removals = containers.into_iter().filter_map(|c| {
-        let name = c.names?.first()?.trim_start_matches('/').to_owned();
-        Some(async move {
-            remove_container(
-                docker,
-                &Target {
-                    name,
-                    volumes: Vec::new(),
-                    created: None,
-                },
-            )
-            .await
-        })
-    });
-    futures::future::try_join_all(removals).await?;
+    let containers_gone = remove_containers(docker, &filter).await;
     // The test's own network goes with the others below even if this fails.
     let own_network = match network {
         Some(network) => network.remove().await,
         None => Ok(()),
     };
+    containers_gone?;
     let volumes = docker
         .list_volumes(Some(
             ListVolumesOptionsBuilder::default()
@@ -182,12 +176,45 @@ async fn teardown(
             created: None,
         };
         // Still in use (by a container of another test, or a kept one): not ours to force.
+        let _permit = cleanup::removal_permit().await;
         match remove_resource(docker, &target, Duration::ZERO).await {
             Err(e) if !matches!(status_of(&e), Some(403 | 409)) => return Err(e.into()),
             _ => {}
         }
     }
     Ok(own_network?)
+}
+
+/// Removes the containers labelled `filter`, concurrently, each under a removal permit.
+async fn remove_containers(
+    docker: &Docker,
+    filter: &HashMap<String, Vec<String>>,
+) -> Result<(), bollard::errors::Error> {
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(filter)
+                .build(),
+        ))
+        .await?;
+    let removals = containers.into_iter().filter_map(|c| {
+        let name = c.names?.first()?.trim_start_matches('/').to_owned();
+        Some(async move {
+            let _permit = cleanup::removal_permit().await;
+            remove_container(
+                docker,
+                &Target {
+                    name,
+                    volumes: Vec::new(),
+                    created: None,
+                },
+            )
+            .await
+        })
+    });
+    futures::future::try_join_all(removals).await?;
+    Ok(())
 }
 
 /// Plain-fn bodies running on a blocking thread, by test, so a timed-out test can say

@@ -173,12 +173,23 @@ pub async fn labelled_on(docker: &testdock::bollard::Docker, filter: &str) -> Ve
     left
 }
 
-/// Fails the test if anything labelled with `test_id` is still there.
+/// Fails the test if anything labelled with `test_id` is still there 5 s from now
+/// (dropped handles and the runner remove in the background: give them that long).
 pub async fn assert_nothing_left(test_id: &str) {
-    let left = leftovers(test_id).await;
+    assert_nothing_left_within(test_id, std::time::Duration::from_secs(5)).await;
+}
+
+/// Fails the test if anything labelled with `test_id` is still there after `limit`.
+pub async fn assert_nothing_left_within(test_id: &str, limit: std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut left = leftovers(test_id).await;
+    while !left.is_empty() && started.elapsed() < limit {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        left = leftovers(test_id).await;
+    }
     assert!(
         left.is_empty(),
-        "test `{test_id}` left resources behind: {left:#?}"
+        "test `{test_id}` left resources behind after {limit:?}: {left:#?}"
     );
 }
 
