@@ -178,7 +178,21 @@ impl BuildContext {
         super::traced("build", self.prepare_with(docker)).await
     }
 
+    /// Builds the image unless the daemon has it. A context seen before (in any
+    /// process, see [`super::fingerprint`]) is found from metadata, cached hashes and
+    /// one inspect (none once this process knows the image is there), without reading,
+    /// tarring and hashing it again.
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
+        let recipe = self.clone();
+        let before = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a build context does not panic");
+        if let Some(tag) = before.as_deref().and_then(super::fingerprint::cached_tag) {
+            let reference = format!("{REPOSITORY}:{tag}");
+            if super::present(docker, &reference).await? {
+                return Ok(PreparedImage::new(reference, true));
+            }
+        }
         let started = Instant::now();
         let recipe = self.clone();
         let (assembled, body) = tokio::task::spawn_blocking(move || {
@@ -190,10 +204,18 @@ impl BuildContext {
         .await
         .expect("assembling a build context does not panic")?;
         let reference = format!("{REPOSITORY}:{}", assembled.tag);
+        // Remembered only if nothing changed while the context was read.
+        let recipe = self.clone();
+        let after = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a build context does not panic");
+        if let Some(fingerprint) = after.filter(|a| Some(a) == before.as_ref()) {
+            super::fingerprint::remember_tag(&fingerprint, &assembled.tag);
+        }
         let (reference_ref, dockerfile) = (&reference, &assembled.dockerfile);
         let built = super::once_per_key(
             &reference,
-            || super::exists(docker, reference_ref),
+            || super::present(docker, reference_ref),
             || async move {
                 self.run(docker, reference_ref, body, dockerfile, started)
                     .await
@@ -261,6 +283,36 @@ impl BuildContext {
             elapsed: started.elapsed(),
             source: source.map(Box::new),
         })
+    }
+
+    /// What decides the image, from metadata and cached hashes (see
+    /// [`super::fingerprint`]); `None` if something cannot be read.
+    fn fingerprint(&self) -> Option<String> {
+        use super::fingerprint::{inject, tree, Fields};
+        let mut store = super::hashcache::STORE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut f = Fields::new("testdock build context v1");
+        let mut fingerprint = || -> std::io::Result<()> {
+            f.add(format!("{:?}", self.dockerfile));
+            f.add(&self.dockerfile_path);
+            if let Some(root) = &self.root {
+                f.add(root.as_os_str().as_encoded_bytes());
+                tree(&mut store, &mut f, root)?;
+            }
+            for file in &self.files {
+                inject(&mut store, &mut f, file)?;
+            }
+            f.add(format!(
+                "{:?} {:?} {:?}",
+                self.args, self.target, self.labels
+            ));
+            Ok(())
+        };
+        let done = fingerprint();
+        store.flush();
+        done.ok()?;
+        Some(f.finish())
     }
 
     /// A short description for errors.
