@@ -344,3 +344,9 @@ pub(crate) async fn present(docker: &Docker, reference: &str) -> Result<bool> {
     }
     Ok(found)
 }
+
+/// Whether a request failed because the image is not on the daemon (a create, say).
+pub(crate) fn no_such_image(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
+        if message.contains("No such image"))
+}

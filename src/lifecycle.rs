@@ -401,7 +401,7 @@ async fn create(
             let mut result = docker
                 .create_container(Some(options.clone()), body.clone())
                 .await;
-            if matches!(&result, Err(e) if no_such_image(e)) {
+            if matches!(&result, Err(e) if crate::image::no_such_image(e)) {
                 crate::image::forget(&image);
                 if let Err(e) = crate::image::ensure(&docker, &source).await {
                     let _ = created_tx.send(true);
@@ -427,12 +427,6 @@ async fn create(
         .await
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
     Ok(created)
-}
-
-/// Whether a create failed because the image is not on the daemon.
-fn no_such_image(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
-        if message.contains("No such image"))
 }
 
 /// The span of the readiness wait.

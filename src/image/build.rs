@@ -288,17 +288,30 @@ impl BuildContext {
     /// What decides the image, from metadata and cached hashes (see
     /// [`super::fingerprint`]); `None` if something cannot be read.
     fn fingerprint(&self) -> Option<String> {
-        use super::fingerprint::{inject, tree, Fields};
+        use super::fingerprint::{host_file, inject, tree, Fields};
         let mut store = super::hashcache::STORE
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut f = Fields::new("testdock build context v1");
+        let mut f = Fields::new(concat!(
+            "testdock build context v1 ",
+            env!("CARGO_PKG_VERSION")
+        ));
         let mut fingerprint = || -> std::io::Result<()> {
             f.add(format!("{:?}", self.dockerfile));
             f.add(&self.dockerfile_path);
             if let Some(root) = &self.root {
+                // The files the context takes (as `.dockerignore` says), and the two it
+                // always sends.
                 f.add(root.as_os_str().as_encoded_bytes());
-                tree(&mut store, &mut f, root)?;
+                let ignore = context::read_ignore(root, "").map_err(std::io::Error::other)?;
+                let filter = context::ignore_filter(ignore.as_ref());
+                tree(&mut store, &mut f, root, "", &filter)?;
+                for kept in [self.dockerfile_path.as_str(), ".dockerignore"] {
+                    f.add(kept);
+                    if root.join(kept).is_file() {
+                        host_file(&mut store, &mut f, &root.join(kept))?;
+                    }
+                }
             }
             for file in &self.files {
                 inject(&mut store, &mut f, file)?;
@@ -354,6 +367,35 @@ mod tests {
         let b = a.clone().gzip(true);
         let tag = |c: &BuildContext| context::assemble(c).unwrap().tag;
         assert_eq!(tag(&a), tag(&b));
+    }
+
+    #[test]
+    fn a_context_fingerprint_follows_what_the_context_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+        std::fs::write(root.join(".dockerignore"), "target\n").unwrap();
+        std::fs::create_dir(root.join("target")).unwrap();
+        std::fs::write(root.join("target/big"), "ignored").unwrap();
+        std::fs::write(root.join("app"), "v1").unwrap();
+        let context = BuildContext::from_dir(root);
+        let first = context.fingerprint().unwrap();
+        std::fs::write(root.join("target/big"), "ignored, changed").unwrap();
+        assert_eq!(context.fingerprint().unwrap(), first);
+        std::fs::write(root.join("app"), "v2").unwrap();
+        let second = context.fingerprint().unwrap();
+        assert_ne!(second, first);
+        std::fs::write(root.join(".dockerignore"), "target\napp\n").unwrap();
+        assert_ne!(context.fingerprint().unwrap(), second);
+        let in_memory = BuildContext::new("FROM scratch\n");
+        assert_ne!(
+            in_memory.fingerprint(),
+            in_memory.clone().arg("A", "1").fingerprint()
+        );
+        assert_eq!(
+            in_memory.fingerprint(),
+            in_memory.clone().gzip(true).fingerprint()
+        );
     }
 
     #[test]

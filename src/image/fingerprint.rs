@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::elf::{resolve_closure, ElfClosure, ElfError};
 use super::hashcache::{file_key, key_of, Store};
-use crate::host_tree::host_mode;
+use crate::host_tree::{everything, host_mode, Filter};
 use crate::inject::{InjectFile, Source};
 
 /// A hash of length-prefixed fields.
@@ -91,35 +91,55 @@ pub(crate) fn inject(store: &mut Store, f: &mut Fields, file: &InjectFile) -> io
         Source::HostDir(path) => {
             f.add("host dir");
             f.add(host_mode(&std::fs::metadata(path)?).to_le_bytes());
-            tree(store, f, path)?;
+            tree(store, f, path, "", &everything)?;
         }
     }
     Ok(())
 }
 
-/// Adds everything below the host directory `dir` as [`crate::host_tree::walk`] sees it
-/// (unfiltered: a superset of what a filtered walk copies).
-pub(crate) fn tree(store: &mut Store, f: &mut Fields, dir: &Path) -> io::Result<()> {
+/// Adds everything below the host directory `dir` that [`crate::host_tree::walk`] with
+/// `filter` visits (paths relative to `rel`), in the same order.
+pub(crate) fn tree(
+    store: &mut Store,
+    f: &mut Fields,
+    dir: &Path,
+    rel: &str,
+    filter: &dyn Fn(&str, bool) -> Filter,
+) -> io::Result<()> {
     let mut entries = std::fs::read_dir(dir)?.collect::<io::Result<Vec<_>>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let name = entry.file_name();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let child = if rel.is_empty() {
+            name
+        } else {
+            format!("{rel}/{name}")
+        };
         let meta = std::fs::symlink_metadata(&path)?;
         let kind = meta.file_type();
+        match filter(&child, kind.is_dir()) {
+            Filter::Skip => continue,
+            Filter::SkipButDescend => {
+                if kind.is_dir() {
+                    tree(store, f, &path, &child, filter)?;
+                }
+                continue;
+            }
+            Filter::Keep => {}
+        }
         if kind.is_symlink() {
             f.add("link");
-            f.add(name.as_encoded_bytes());
+            f.add(&child);
             f.add(std::fs::read_link(&path)?.as_os_str().as_encoded_bytes());
         } else if kind.is_dir() {
             f.add("dir");
-            f.add(name.as_encoded_bytes());
+            f.add(&child);
             f.add(host_mode(&meta).to_le_bytes());
-            tree(store, f, &path)?;
-            f.add("end");
+            tree(store, f, &path, &child, filter)?;
         } else if kind.is_file() {
             f.add("file");
-            f.add(name.as_encoded_bytes());
+            f.add(&child);
             f.add(host_mode(&meta).to_le_bytes());
             host_file(store, f, &path)?;
         }

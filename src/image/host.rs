@@ -254,7 +254,12 @@ impl HostImage {
         let mut store = super::hashcache::STORE
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let mut f = Fields::new("testdock host image v1");
+        let mut f = Fields::new(concat!(
+            "testdock host image v1 ",
+            env!("CARGO_PKG_VERSION")
+        ));
+        f.add(PASSWD);
+        f.add(GROUP);
         let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
         for (host, at) in &self.binaries {
             let closure = closure(&mut store, host).ok()?;

@@ -14,7 +14,7 @@ fn age(path: &Path) {
 
 fn tree_print(store: &mut Store, dir: &Path) -> String {
     let mut f = Fields::new("test");
-    tree(store, &mut f, dir).unwrap();
+    tree(store, &mut f, dir, "", &crate::host_tree::everything).unwrap();
     f.finish()
 }
 
