@@ -26,6 +26,8 @@ mod auth;
 mod build;
 mod config;
 pub(crate) mod elf;
+mod fingerprint;
+mod hashcache;
 mod host;
 mod local;
 mod progress;
@@ -33,7 +35,7 @@ mod reference;
 mod registry;
 mod rootfs;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -236,9 +238,11 @@ where
         .clone();
     let _held = lock.lock().await;
     if present().await? {
+        mark_present(key);
         return Ok(false);
     }
     prepare().await?;
+    mark_present(key);
     // The reaper's own image is not the process's to remove (its session shares it),
     // and registering it would wait for the reaper it is being imported for.
     if key.starts_with("testdock/")
@@ -271,6 +275,7 @@ fn remove_images_at_exit() -> bool {
 /// # let _ = snapshot; Ok(()) }
 /// ```
 pub async fn remove_image(reference: &str) -> Result<()> {
+    forget(reference);
     let started = Instant::now();
     let docker = crate::docker::daemon().await?.client();
     docker
@@ -302,4 +307,46 @@ pub(crate) async fn exists(docker: &Docker, reference: &str) -> Result<bool> {
             source: Some(Box::new(e)),
         }),
     }
+}
+
+/// References this process knows are on the daemon (it found, pulled, built or imported
+/// them): looked up without an inspect call. A create that finds one gone (removed by
+/// someone else) forgets it and prepares it again (see [`forget`]).
+static PRESENT: Lazy<Mutex<HashSet<String>>> = Lazy::new(Default::default);
+
+fn mark_present(reference: &str) {
+    PRESENT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(reference.to_owned());
+}
+
+/// Forgets that `reference` is on the daemon: the next preparation inspects it again.
+pub(crate) fn forget(reference: &str) {
+    PRESENT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(reference);
+}
+
+/// Whether the daemon has `reference`: inspected once per process while it is there.
+pub(crate) async fn present(docker: &Docker, reference: &str) -> Result<bool> {
+    let known = PRESENT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(reference);
+    if known {
+        return Ok(true);
+    }
+    let found = exists(docker, reference).await?;
+    if found {
+        mark_present(reference);
+    }
+    Ok(found)
+}
+
+/// Whether a request failed because the image is not on the daemon (a create, say).
+pub(crate) fn no_such_image(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
+        if message.contains("No such image"))
 }

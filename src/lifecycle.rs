@@ -391,12 +391,26 @@ async fn create(
     // The create runs detached on the teardown runtime: if this future is dropped while
     // the request is in flight, the daemon still creates the container, and the guard
     // waits for the answer before removing it.
+    // An image this process found before and someone removed since: prepared again
+    // (per its pull policy or recipe), and the create retried once.
     let create = {
         let docker = ctx.docker.clone();
+        let source = spec.image.clone();
+        let image = ctx.image.to_owned();
         async move {
-            let result = docker.create_container(Some(options), body).await;
+            let mut result = docker
+                .create_container(Some(options.clone()), body.clone())
+                .await;
+            if matches!(&result, Err(e) if crate::image::no_such_image(e)) {
+                crate::image::forget(&image);
+                if let Err(e) = crate::image::ensure(&docker, &source).await {
+                    let _ = created_tx.send(true);
+                    return Err(e);
+                }
+                result = docker.create_container(Some(options), body).await;
+            }
             let _ = created_tx.send(true);
-            result
+            Ok(result)
         }
     };
     let created = crate::cleanup::spawn_detached(create)
@@ -407,7 +421,7 @@ async fn create(
             error: source,
         })?
         .await
-        .expect("the create request does not panic")
+        .expect("the create request does not panic")?
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
     crate::reach::join_meeting_network(ctx.docker, ctx.daemon, &created.id, spec.network_mode())
         .await

@@ -93,3 +93,81 @@ async fn debians_redis_server_runs_from_its_host_binary() {
     common::assert_nothing_left(&common::this_test()).await;
     assert_eq!(line, "+PONG\r\n");
 }
+
+/// A host image of a copied binary is found again while the binary is unchanged, even
+/// rewritten in place with the same bytes, and made anew (another tag) once the binary
+/// is replaced by a different one.
+#[tokio::test]
+async fn a_replaced_binary_makes_a_new_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let prog = dir.path().join("prog");
+    let aged = |path: &std::path::Path| {
+        let old = std::time::SystemTime::now() - Duration::from_secs(60);
+        let file = std::fs::File::options().write(true).open(path).unwrap();
+        file.set_modified(old).unwrap();
+    };
+    std::fs::copy("/bin/true", &prog).unwrap();
+    aged(&prog);
+    let nonce = format!("{}\n", testdock::labels::owner_id());
+    let image = HostImage::new()
+        .binary_at(&prog, "/prog")
+        .file(testdock::InjectFile::from_bytes("/nonce", nonce));
+    let first = image.prepare().await.unwrap();
+    let again = image.prepare().await.unwrap();
+    assert_eq!((&again.reference, again.cached), (&first.reference, true));
+
+    // The same bytes written again: same image.
+    std::fs::copy("/bin/true", &prog).unwrap();
+    let rewritten = image.prepare().await.unwrap();
+    assert_eq!(
+        (&rewritten.reference, rewritten.cached),
+        (&first.reference, true)
+    );
+
+    // Replaced (a new inode) by another program, with the old mtime: a new image.
+    let other = dir.path().join("other");
+    std::fs::copy("/bin/false", &other).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&other)
+        .unwrap()
+        .set_modified(std::fs::metadata(&prog).unwrap().modified().unwrap())
+        .unwrap();
+    std::fs::rename(&other, &prog).unwrap();
+    let replaced = image.prepare().await.unwrap();
+    testdock::remove_image(&first.reference).await.unwrap();
+    testdock::remove_image(&replaced.reference).await.unwrap();
+    assert!(!first.cached);
+    assert!(!replaced.cached);
+    assert_ne!(replaced.reference, first.reference);
+}
+
+/// An image this process prepared and someone else removed since is made again when a
+/// container is created from it.
+#[tokio::test]
+async fn an_image_removed_behind_the_process_is_made_again() {
+    let nonce = format!("{}\n", testdock::labels::owner_id());
+    let image = HostImage::new()
+        .binary("/bin/sh")
+        .binary("/bin/sleep")
+        .file(testdock::InjectFile::from_bytes("/removed-behind", nonce));
+    let prepared = image.prepare().await.unwrap();
+    let docker = testdock::daemon().await.unwrap().client();
+    docker
+        .remove_image(
+            &prepared.reference,
+            None::<testdock::bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+        .unwrap();
+    let c = ContainerSpec::new(image)
+        .cmd(["/bin/sh", "-c", "echo ready; exec sleep 1000"])
+        .wait_for(Probe::log("ready"))
+        .start()
+        .await
+        .unwrap();
+    c.remove().await.unwrap();
+    testdock::remove_image(&prepared.reference).await.unwrap();
+    common::assert_nothing_left(&common::this_test()).await;
+}

@@ -23,6 +23,10 @@
 //!    an image, and 8 containers started from the snapshot (their command checks that
 //!    the 2000 rows are there, then says `ready`). Both are run twice, interleaved.
 //!
+//! 4. **Cached image, new process.** A 2 MB in-memory build context and a ~78 MB host
+//!    image, prepared again by a new process with the hash cache and with an empty one
+//!    (see `fresh.rs`).
+//!
 //! Variants are interleaved, in reversed order every other iteration, after a warm-up
 //! iteration that is not counted. Every image this run makes (tags, their intermediate
 //! build images, imports, snapshots, and the base image if this run imported it) is
@@ -37,6 +41,7 @@ mod support;
 
 mod builds;
 mod env;
+mod fresh;
 mod hosts;
 mod snapshots;
 
@@ -48,6 +53,7 @@ use testdock::{docker::Endpoint, labels, HostImage, InjectFile};
 
 use builds::BuildSamples;
 use env::Env;
+use fresh::FreshSamples;
 use hosts::{HostSamples, HOST_KINDS};
 use snapshots::SnapshotSamples;
 use support::images::{applets, busybox_all};
@@ -86,6 +92,9 @@ const MIN_SNAPSHOT_SPEEDUP: f64 = 2.0;
 async fn main() -> ExitCode {
     if let Ok(job) = std::env::var(CHILD_ENV) {
         return hosts::child(&job).await;
+    }
+    if let Ok(job) = std::env::var(fresh::FRESH_CHILD_ENV) {
+        return fresh::child(&job).await;
     }
     let Some(daemon) = run::connect("images").await else {
         return ExitCode::FAILURE;
@@ -201,7 +210,9 @@ async fn bench(env: Env) -> Result<()> {
     hosts::report(&hosts, iterations);
     let snapshots = snapshots::measure(&env, &base_ref, &base_id).await?;
     snapshots::report(&snapshots);
-    report_targets(&builds, &hosts, &snapshots);
+    let fresh = fresh::measure(&env, iterations).await?;
+    fresh::report(&fresh, iterations);
+    report_targets(&builds, &hosts, &snapshots, &fresh);
     Ok(())
 }
 
@@ -227,7 +238,7 @@ async fn timed<T>(
     Ok((value, started.elapsed()))
 }
 
-fn report_targets(b: &BuildSamples, h: &HostSamples, s: &SnapshotSamples) {
+fn report_targets(b: &BuildSamples, h: &HostSamples, s: &SnapshotSamples, f: &FreshSamples) {
     let mut targets = Targets::begin();
     let cached = median(&b.td_cached);
     targets.check(
@@ -272,5 +283,19 @@ fn report_targets(b: &BuildSamples, h: &HostSamples, s: &SnapshotSamples) {
         speedup >= MIN_SNAPSHOT_SPEEDUP,
         format!("snapshot speed-up (total) = {speedup:.1}x (target >= {MIN_SNAPSHOT_SPEEDUP:.1}x)"),
     );
+    for (kind, limit) in fresh::KINDS
+        .into_iter()
+        .zip([fresh::MAX_FRESH_CONTEXT, fresh::MAX_FRESH_HOST])
+    {
+        let m = median(f.cached.get(kind).map_or(&[][..], Vec::as_slice));
+        targets.check(
+            m <= limit,
+            format!(
+                "cached {kind} in a new process median = {:.2} ms (target <= {} ms)",
+                ms(m),
+                limit.as_millis()
+            ),
+        );
+    }
     targets.end();
 }

@@ -178,7 +178,21 @@ impl BuildContext {
         super::traced("build", self.prepare_with(docker)).await
     }
 
+    /// Builds the image unless the daemon has it. A context seen before (in any
+    /// process, see [`super::fingerprint`]) is found from metadata, cached hashes and
+    /// one inspect (none once this process knows the image is there), without reading,
+    /// tarring and hashing it again.
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
+        let recipe = self.clone();
+        let before = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a build context does not panic");
+        if let Some(tag) = before.as_deref().and_then(super::fingerprint::cached_tag) {
+            let reference = format!("{REPOSITORY}:{tag}");
+            if super::present(docker, &reference).await? {
+                return Ok(PreparedImage::new(reference, true));
+            }
+        }
         let started = Instant::now();
         let recipe = self.clone();
         let (assembled, body) = tokio::task::spawn_blocking(move || {
@@ -190,10 +204,18 @@ impl BuildContext {
         .await
         .expect("assembling a build context does not panic")?;
         let reference = format!("{REPOSITORY}:{}", assembled.tag);
+        // Remembered only if nothing changed while the context was read.
+        let recipe = self.clone();
+        let after = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a build context does not panic");
+        if let Some(fingerprint) = after.filter(|a| Some(a) == before.as_ref()) {
+            super::fingerprint::remember_tag(&fingerprint, &assembled.tag);
+        }
         let (reference_ref, dockerfile) = (&reference, &assembled.dockerfile);
         let built = super::once_per_key(
             &reference,
-            || super::exists(docker, reference_ref),
+            || super::present(docker, reference_ref),
             || async move {
                 self.run(docker, reference_ref, body, dockerfile, started)
                     .await
@@ -263,6 +285,49 @@ impl BuildContext {
         })
     }
 
+    /// What decides the image, from metadata and cached hashes (see
+    /// [`super::fingerprint`]); `None` if something cannot be read.
+    fn fingerprint(&self) -> Option<String> {
+        use super::fingerprint::{host_file, inject, tree, Fields};
+        let mut store = super::hashcache::STORE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut f = Fields::new(concat!(
+            "testdock build context v1 ",
+            env!("CARGO_PKG_VERSION")
+        ));
+        let mut fingerprint = || -> std::io::Result<()> {
+            f.add(format!("{:?}", self.dockerfile));
+            f.add(&self.dockerfile_path);
+            if let Some(root) = &self.root {
+                // The files the context takes (as `.dockerignore` says), and the two it
+                // always sends.
+                f.add(root.as_os_str().as_encoded_bytes());
+                let ignore = context::read_ignore(root, "").map_err(std::io::Error::other)?;
+                let filter = context::ignore_filter(ignore.as_ref());
+                tree(&mut store, &mut f, root, "", &filter)?;
+                for kept in [self.dockerfile_path.as_str(), ".dockerignore"] {
+                    f.add(kept);
+                    if root.join(kept).is_file() {
+                        host_file(&mut store, &mut f, &root.join(kept))?;
+                    }
+                }
+            }
+            for file in &self.files {
+                inject(&mut store, &mut f, file)?;
+            }
+            f.add(format!(
+                "{:?} {:?} {:?}",
+                self.args, self.target, self.labels
+            ));
+            Ok(())
+        };
+        let done = fingerprint();
+        store.flush();
+        done.ok()?;
+        Some(f.finish())
+    }
+
     /// A short description for errors.
     pub(crate) fn describe(&self) -> String {
         match &self.root {
@@ -302,6 +367,35 @@ mod tests {
         let b = a.clone().gzip(true);
         let tag = |c: &BuildContext| context::assemble(c).unwrap().tag;
         assert_eq!(tag(&a), tag(&b));
+    }
+
+    #[test]
+    fn a_context_fingerprint_follows_what_the_context_sends() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("Dockerfile"), "FROM scratch\nCOPY . /\n").unwrap();
+        std::fs::write(root.join(".dockerignore"), "target\n").unwrap();
+        std::fs::create_dir(root.join("target")).unwrap();
+        std::fs::write(root.join("target/big"), "ignored").unwrap();
+        std::fs::write(root.join("app"), "v1").unwrap();
+        let context = BuildContext::from_dir(root);
+        let first = context.fingerprint().unwrap();
+        std::fs::write(root.join("target/big"), "ignored, changed").unwrap();
+        assert_eq!(context.fingerprint().unwrap(), first);
+        std::fs::write(root.join("app"), "v2").unwrap();
+        let second = context.fingerprint().unwrap();
+        assert_ne!(second, first);
+        std::fs::write(root.join(".dockerignore"), "target\napp\n").unwrap();
+        assert_ne!(context.fingerprint().unwrap(), second);
+        let in_memory = BuildContext::new("FROM scratch\n");
+        assert_ne!(
+            in_memory.fingerprint(),
+            in_memory.clone().arg("A", "1").fingerprint()
+        );
+        assert_eq!(
+            in_memory.fingerprint(),
+            in_memory.clone().gzip(true).fingerprint()
+        );
     }
 
     #[test]

@@ -6,15 +6,12 @@
 //! of that archive and of the image config, so the same recipe is imported once per
 //! daemon and costs one inspect call afterwards.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
 use futures::TryStreamExt;
-use once_cell::sync::Lazy;
 use sha2::{Digest, Sha256};
 
 use super::elf::{resolve_closure, ElfError};
@@ -209,16 +206,18 @@ impl HostImage {
     }
 
     /// Imports the image unless the daemon has it.
+    ///
+    /// A recipe seen before (in any process, see [`super::fingerprint`]) is found from
+    /// file metadata and one inspect (none once this process knows the image is there),
+    /// without reading or archiving the host files.
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
-        // Within a process the recipe's reference is remembered, so a later start costs
-        // one inspect instead of re-reading and re-hashing the host files.
-        let known = KNOWN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(self)
-            .cloned();
-        if let Some(reference) = known {
-            if super::exists(docker, &reference).await? {
+        let recipe = self.clone();
+        let before = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a host image does not panic");
+        if let Some(tag) = before.as_deref().and_then(super::fingerprint::cached_tag) {
+            let reference = format!("{REPOSITORY}:{tag}");
+            if super::present(docker, &reference).await? {
                 return Ok(PreparedImage::new(reference, true));
             }
         }
@@ -233,15 +232,66 @@ impl HostImage {
         let digest = hasher.finalize();
         let tag: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let reference = format!("{REPOSITORY}:{tag}");
+        // Remembered only if nothing changed while the archive was made.
+        let recipe = self.clone();
+        let after = tokio::task::spawn_blocking(move || recipe.fingerprint())
+            .await
+            .expect("fingerprinting a host image does not panic");
+        if let Some(fingerprint) = after.filter(|a| Some(a) == before.as_ref()) {
+            super::fingerprint::remember_tag(&fingerprint, &tag);
+        }
 
         let imported = self
             .import(docker, REPOSITORY, &tag, rootfs, changes, started)
             .await?;
-        KNOWN
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(self.clone(), reference.clone());
         Ok(PreparedImage::new(reference, !imported))
+    }
+
+    /// What decides the image, from metadata and cached hashes (see
+    /// [`super::fingerprint`]); `None` if some file cannot be read.
+    fn fingerprint(&self) -> Option<String> {
+        use super::fingerprint::{closure, host_file, inject, Fields};
+        let mut store = super::hashcache::STORE
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let mut f = Fields::new(concat!(
+            "testdock host image v1 ",
+            env!("CARGO_PKG_VERSION")
+        ));
+        f.add(PASSWD);
+        f.add(GROUP);
+        let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
+        for (host, at) in &self.binaries {
+            let closure = closure(&mut store, host).ok()?;
+            written.insert(at.clone(), closure.executable.clone());
+            if let Some(interp) = &closure.interpreter {
+                written.insert(interp.to_string_lossy().into_owned(), interp.clone());
+            }
+            for (in_image, host_file) in closure.libraries {
+                written.insert(in_image.to_string_lossy().into_owned(), host_file);
+            }
+        }
+        let mut fingerprint = || -> std::io::Result<()> {
+            for (at, host) in &written {
+                f.add(at);
+                host_file(&mut store, &mut f, host)?;
+            }
+            for file in &self.files {
+                inject(&mut store, &mut f, file)?;
+            }
+            for (link, target) in &self.symlinks {
+                f.add(link);
+                f.add(target);
+            }
+            for change in self.changes() {
+                f.add(change);
+            }
+            Ok(())
+        };
+        let done = fingerprint();
+        store.flush();
+        done.ok()?;
+        Some(f.finish())
     }
 }
 
@@ -256,7 +306,7 @@ impl HostImage {
         tag: &str,
     ) -> Result<String> {
         let reference = format!("{repository}:{tag}");
-        if super::exists(docker, &reference).await? {
+        if super::present(docker, &reference).await? {
             return Ok(reference);
         }
         let started = Instant::now();
@@ -287,7 +337,7 @@ impl HostImage {
         let reference = format!("{repository}:{tag}");
         super::once_per_key(
             &reference,
-            || super::exists(docker, &reference),
+            || super::present(docker, &reference),
             || async {
                 let options = CreateImageOptionsBuilder::default()
                     .from_src("-")
@@ -310,9 +360,6 @@ impl HostImage {
         .await
     }
 }
-
-/// Recipes imported (or found) in this process, and their references.
-static KNOWN: Lazy<Mutex<HashMap<HostImage, String>>> = Lazy::new(Default::default);
 
 const PASSWD: &[u8] =
     b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";

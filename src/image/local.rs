@@ -43,7 +43,7 @@ impl LocalImage {
 
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
         let started = Instant::now();
-        if super::exists(docker, &self.name).await? {
+        if super::present(docker, &self.name).await? {
             return Ok(PreparedImage::new(self.name.clone(), true));
         }
         Err(Error::Image {

@@ -137,7 +137,7 @@ pub(crate) async fn prepare(docker: &Docker, image: &RegistryImage) -> Result<Pr
     let parsed = Reference::parse(reference).map_err(|m| fail(image, started, m, None))?;
     let pulled = match image.policy {
         PullPolicy::Never => {
-            if !super::exists(docker, reference).await? {
+            if !super::present(docker, reference).await? {
                 let message = format!(
                     "it is not on the daemon and the pull policy is `never`: pull it first \
                      (`docker pull {reference}`), or use PullPolicy::IfMissing"
@@ -149,7 +149,7 @@ pub(crate) async fn prepare(docker: &Docker, image: &RegistryImage) -> Result<Pr
         PullPolicy::IfMissing => {
             super::once_per_key(
                 reference,
-                || super::exists(docker, reference),
+                || super::present(docker, reference),
                 || pull(docker, image, &parsed, started),
             )
             .await?

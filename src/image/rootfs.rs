@@ -143,7 +143,7 @@ impl RootfsImage {
         let reference = format!("{REPOSITORY}:{tag}");
         let imported = super::once_per_key(
             &reference,
-            || super::exists(docker, &reference),
+            || super::present(docker, &reference),
             || async {
                 let options = CreateImageOptionsBuilder::default()
                     .from_src("-")
@@ -252,7 +252,7 @@ impl ImageArchive {
     pub(crate) async fn prepare_with(&self, docker: &Docker) -> Result<PreparedImage> {
         let started = Instant::now();
         if let Some(image) = &self.image {
-            if super::exists(docker, image).await? {
+            if super::present(docker, image).await? {
                 return Ok(PreparedImage::new(image.clone(), true));
             }
         }

@@ -208,7 +208,7 @@ pub(super) fn context_path(path: &str) -> Result<String, String> {
     Ok(parts.join("/"))
 }
 
-fn read_ignore(root: &Path, owner: &str) -> Result<Option<IgnoreRules>> {
+pub(super) fn read_ignore(root: &Path, owner: &str) -> Result<Option<IgnoreRules>> {
     let path = root.join(".dockerignore");
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -246,6 +246,20 @@ fn host_err(
     }
 }
 
+/// What a walk of the context root does with an entry, by the `.dockerignore` rules.
+pub(super) fn ignore_filter(rules: Option<&IgnoreRules>) -> impl Fn(&str, bool) -> Filter + '_ {
+    move |child: &str, is_dir: bool| match rules {
+        Some(rules) if rules.excludes(child) => {
+            if is_dir && rules.may_reinclude_below(child) {
+                Filter::SkipButDescend
+            } else {
+                Filter::Skip
+            }
+        }
+        _ => Filter::Keep,
+    }
+}
+
 /// Copies a host directory tree into the context (see [`crate::host_tree`]).
 struct Walk<'a> {
     owner: &'a str,
@@ -257,16 +271,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn dir(&self, tree: &mut BTreeMap<String, HostNode>, rel: &str, host: &Path) -> Result<()> {
-        let filter = |child: &str, is_dir: bool| match self.ignore {
-            Some(rules) if rules.excludes(child) => {
-                if is_dir && rules.may_reinclude_below(child) {
-                    Filter::SkipButDescend
-                } else {
-                    Filter::Skip
-                }
-            }
-            _ => Filter::Keep,
-        };
+        let filter = ignore_filter(self.ignore);
         host_tree::walk(host, rel, &filter, &mut |child, node| {
             let node = match node {
                 HostNode::File { data, mode } => HostNode::File {
