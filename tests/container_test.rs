@@ -64,13 +64,14 @@ struct SlowServer(Container);
 
 impl Fixture for SlowServer {
     async fn setup(ctx: &TestContext) -> testdock::Result<Self> {
-        FIRST_SETUP.lock().unwrap().get_or_insert_with(Instant::now);
+        let began = Instant::now();
         let c = ctx
             .spec(common::busybox())
             .cmd(["sh", "-c", "sleep 1; echo up; exec sleep 1000"])
             .wait_for(Probe::log("up"))
             .start()
             .await?;
+        SETUPS.lock().unwrap().push((began, Instant::now()));
         Ok(SlowServer(c))
     }
 }
@@ -79,17 +80,29 @@ async fn slow_server(ctx: &TestContext) -> testdock::Result<SlowServer> {
     SlowServer::setup(ctx).await
 }
 
-/// When the first `SlowServer` began to start (only one test in this file uses it).
-static FIRST_SETUP: std::sync::Mutex<Option<Instant>> = std::sync::Mutex::new(None);
+/// When each `SlowServer` began and finished starting (only one test in this file uses
+/// it).
+static SETUPS: std::sync::Mutex<Vec<(Instant, Instant)>> = std::sync::Mutex::new(Vec::new());
 
+/// Started together, the two setups run at the same time: each takes over a second, and
+/// the second begins long before the first ends (one after the other, it would begin
+/// after). Judged by overlap, not by a wall-clock sum, so a loaded machine's slower
+/// starts do not decide it.
 #[container_test]
 async fn two_one_second_fixtures_start_together(a: SlowServer, #[from(slow_server)] b: SlowServer) {
-    let took = FIRST_SETUP.lock().unwrap().expect("setup ran").elapsed();
     assert_ne!(a.0.id(), b.0.id());
-    assert!(took >= Duration::from_secs(1), "{took:?}");
+    let setups = SETUPS.lock().unwrap().clone();
+    assert_eq!(setups.len(), 2, "{setups:?}");
+    for (began, ended) in &setups {
+        assert!(*ended - *began >= Duration::from_secs(1), "{setups:?}");
+    }
+    let later_start = setups.iter().map(|s| s.0).max().unwrap();
+    let first_end = setups.iter().map(|s| s.1).min().unwrap();
     assert!(
-        took < Duration::from_millis(1900),
-        "fixtures started one after the other: {took:?}"
+        later_start + Duration::from_millis(800) < first_end,
+        "fixtures started one after the other: the second began {:?} before the first \
+         was ready",
+        first_end.saturating_duration_since(later_start)
     );
 }
 
