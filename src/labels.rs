@@ -209,6 +209,11 @@ pub fn session_filter() -> HashMap<String, Vec<String>> {
     )])
 }
 
+/// The label filter (`key=value`) matching everything testdock made.
+pub(crate) fn managed_filter() -> String {
+    format!("{MANAGED_BY}={MANAGED_BY_VALUE}")
+}
+
 /// Docker list filters selecting this process's resources of `test_id`.
 pub(crate) fn test_filter(test_id: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([(

@@ -170,13 +170,7 @@ impl Network {
             .docker()
             .inspect_network(&self.id, None)
             .await
-            .map_err(|source| crate::Error::Resource {
-                step: crate::Step::Inspect,
-                kind: ResourceKind::Network,
-                name: self.name().to_owned(),
-                elapsed: started.elapsed(),
-                source: Box::new(source),
-            })
+            .map_err(|source| self.handle.error(crate::Step::Inspect, started, source))
     }
 
     /// Removes the network now; a network already gone counts as removed. Remove its

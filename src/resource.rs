@@ -32,6 +32,16 @@ impl Handle {
         &self.docker
     }
 
+    /// The error for daemon call `step` on this resource, begun at `started`.
+    pub(crate) fn error(
+        &self,
+        step: Step,
+        started: Instant,
+        source: bollard::errors::Error,
+    ) -> Error {
+        resource_error(self.kind, self.name(), step, started, source)
+    }
+
     /// Removes it now; 404 counts as done (see [`RemovalGuard::remove`]).
     pub(crate) async fn remove(self) -> Result<()> {
         let Handle {
@@ -46,13 +56,23 @@ impl Handle {
             Err(RemoveError::Docker { source }) => source,
             Err(RemoveError::Timeout { .. }) => bollard::errors::Error::RequestTimeoutError,
         };
-        Err(Error::Resource {
-            step: Step::Remove,
-            kind,
-            name,
-            elapsed: started.elapsed(),
-            source: Box::new(source),
-        })
+        Err(resource_error(kind, &name, Step::Remove, started, source))
+    }
+}
+
+fn resource_error(
+    kind: ResourceKind,
+    name: &str,
+    step: Step,
+    started: Instant,
+    source: bollard::errors::Error,
+) -> Error {
+    Error::Resource {
+        step,
+        kind,
+        name: name.to_owned(),
+        elapsed: started.elapsed(),
+        source: Box::new(source),
     }
 }
 

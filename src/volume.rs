@@ -161,13 +161,7 @@ impl Volume {
             .docker()
             .inspect_volume(self.name())
             .await
-            .map_err(|source| crate::Error::Resource {
-                step: crate::Step::Inspect,
-                kind: ResourceKind::Volume,
-                name: self.name().to_owned(),
-                elapsed: started.elapsed(),
-                source: Box::new(source),
-            })
+            .map_err(|source| self.handle.error(crate::Step::Inspect, started, source))
     }
 
     /// Removes the volume and its data now; a volume already gone counts as removed.

@@ -141,29 +141,7 @@ async fn child_prepare(
     if let Some(dir) = cache_dir {
         command.env("TESTDOCK_CACHE_DIR", dir);
     }
-    let out = tokio::time::timeout(OP_LIMIT, command.output())
-        .await
-        .map_err(|_| format!("the child process took over {OP_LIMIT:?}"))??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let parsed = stdout
-        .trim()
-        .split_once(' ')
-        .and_then(|(micros, reference)| {
-            Some((
-                Duration::from_micros(micros.parse().ok()?),
-                reference.to_owned(),
-            ))
-        });
-    match parsed {
-        Some(p) if out.status.success() => Ok(p),
-        _ => Err(format!(
-            "the child process failed ({}): {} {}",
-            out.status,
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into()),
-    }
+    run_timed_child(command).await
 }
 
 /// The child's side of [`child_prepare`].
@@ -227,5 +205,35 @@ pub(crate) fn report(s: &FreshSamples, iterations: usize) {
             format!("{:.1}", ms(median(cold))),
             format!("{:.1}", ms(p90(cold))),
         ]);
+    }
+}
+
+/// Runs a child of this bench that prints `<microseconds> <reference>` (what it timed
+/// and the image it got), within [`OP_LIMIT`].
+pub(crate) async fn run_timed_child(
+    mut command: tokio::process::Command,
+) -> Result<(Duration, String)> {
+    let out = tokio::time::timeout(OP_LIMIT, command.output())
+        .await
+        .map_err(|_| format!("the child process took over {OP_LIMIT:?}"))??;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let parsed = stdout
+        .trim()
+        .split_once(' ')
+        .and_then(|(micros, reference)| {
+            Some((
+                Duration::from_micros(micros.parse().ok()?),
+                reference.to_owned(),
+            ))
+        });
+    match parsed {
+        Some(p) if out.status.success() => Ok(p),
+        _ => Err(format!(
+            "the child process failed ({}): {} {}",
+            out.status,
+            stdout.trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into()),
     }
 }

@@ -14,7 +14,7 @@ use crate::support::run::alternate;
 use crate::support::stats::{median, ms, p90};
 use crate::support::table::Table;
 use crate::support::Result;
-use crate::{timed, CHILD_ENV, OP_LIMIT, WARMUP};
+use crate::{timed, CHILD_ENV, WARMUP};
 
 /// The recipes of part 2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,37 +129,12 @@ pub(crate) async fn measure(env: &Env, iterations: usize) -> Result<HostSamples>
 /// Runs this executable as a child that times `reference()` of the recipe (after
 /// connecting to the daemon) and prints `<microseconds> <reference>`.
 async fn fresh_process_reference(kind: HostKind, nonce: &str) -> Result<(Duration, String)> {
-    let exe = std::env::current_exe()?;
-    let out = tokio::time::timeout(
-        OP_LIMIT,
-        tokio::process::Command::new(exe)
-            .env(CHILD_ENV, format!("{}:{nonce}", kind.name()))
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| format!("the child process took over {OP_LIMIT:?}"))??;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let parsed = stdout
-        .trim()
-        .split_once(' ')
-        .and_then(|(micros, reference)| {
-            Some((
-                Duration::from_micros(micros.parse().ok()?),
-                reference.to_owned(),
-            ))
-        });
-    match parsed {
-        Some(p) if out.status.success() => Ok(p),
-        _ => Err(format!(
-            "the child process failed ({}): {} {}",
-            out.status,
-            stdout.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )
-        .into()),
-    }
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command
+        .env(CHILD_ENV, format!("{}:{nonce}", kind.name()))
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    crate::fresh::run_timed_child(command).await
 }
 
 /// The child's side of [`fresh_process_reference`].

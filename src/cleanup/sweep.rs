@@ -243,7 +243,7 @@ pub(crate) fn sweep_stale_once() {
             let removed = tokio::time::timeout(Duration::from_secs(20), async {
                 let daemon = crate::docker::daemon().await?;
                 let own_session = labels::session_id();
-                let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+                let managed = labels::managed_filter();
                 let stale: Vec<Resource> = list(daemon.client(), &[managed])
                     .await?
                     .into_iter()

@@ -76,11 +76,7 @@ impl Selection {
 
     /// The daemon-side label filters (`key=value`) that every selected resource matches.
     pub(crate) fn label_filters(&self) -> Vec<String> {
-        let mut filters = vec![format!(
-            "{}={}",
-            labels::MANAGED_BY,
-            labels::MANAGED_BY_VALUE
-        )];
+        let mut filters = vec![labels::managed_filter()];
         if let Some(test) = &self.test {
             filters.push(format!("{}={test}", labels::TEST));
         }

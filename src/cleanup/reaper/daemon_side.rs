@@ -274,7 +274,7 @@ async fn remove_other_reaper_images(docker: Docker) {
     .flat_map(|image| image.repo_tags)
     .filter(|tag| *tag != current)
     .collect();
-    let managed = format!("{}={}", labels::MANAGED_BY, labels::MANAGED_BY_VALUE);
+    let managed = labels::managed_filter();
     doomed.extend(
         list(HashMap::from([
             ("dangling".to_owned(), vec!["true".to_owned()]),
