@@ -112,14 +112,20 @@ async fn connect_from_env() -> Result<Daemon> {
             Ok(client) => {
                 // Names are resolved here, once and without blocking a worker, so
                 // that addresses handed out later (`Container::addr`) need no DNS.
-                let mut host = mapped_port_host(&env, &candidate.endpoint);
-                if let Some(ip) = topology::resolve(&host).await {
-                    host = ip.to_string();
-                }
-                let tcp_ip = match topology::tcp_host(&candidate.endpoint) {
+                // One lookup when the ports' host is the TCP daemon's own name.
+                let tcp_name = topology::tcp_host(&candidate.endpoint);
+                let tcp_ip = match tcp_name {
                     Some(name) => topology::resolve(name).await,
                     None => None,
                 };
+                let mut host = mapped_port_host(&env, &candidate.endpoint);
+                let host_ip = match tcp_ip {
+                    Some(ip) if tcp_name == Some(host.as_str()) => Some(ip),
+                    _ => topology::resolve(&host).await,
+                };
+                if let Some(ip) = host_ip {
+                    host = ip.to_string();
+                }
                 let topology = topology::detect(&client, &candidate.endpoint).await;
                 let bind = topology::bind_address(
                     std::env::var("TESTDOCK_BIND").ok().as_deref(),
