@@ -168,14 +168,23 @@ pub(crate) fn closure(store: &mut Store, executable: &Path) -> Result<ElfClosure
 
 /// The metadata of the files that decide where libraries are searched.
 fn loader_config() -> String {
-    ["/etc/ld.so.conf", "/etc/ld.so.conf.d"]
-        .iter()
-        .map(|p| {
-            let path = Path::new(p);
-            std::fs::metadata(path).map_or_else(|_| String::new(), |m| file_key(path, &m))
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    loader_config_at(Path::new("/etc"))
+}
+
+/// [`loader_config`] under `etc`: `ld.so.conf`, the `ld.so.conf.d` directory (files added
+/// or removed) and each file in it (edited in place, which the directory does not show).
+fn loader_config_at(etc: &Path) -> String {
+    let key = |path: &Path| {
+        std::fs::metadata(path).map_or_else(|_| String::new(), |m| file_key(path, &m))
+    };
+    let dir = etc.join("ld.so.conf.d");
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|list| list.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    entries.sort();
+    let mut keys = vec![key(&etc.join("ld.so.conf")), key(&dir)];
+    keys.extend(entries.iter().map(|p| key(p)));
+    keys.join("\n")
 }
 
 /// The files a closure resolved to (whose metadata must be unchanged for it to hold).

@@ -93,3 +93,27 @@ fn a_closure_entry_is_rejected_when_a_library_changed() {
     std::fs::write(&lib, "lib2").unwrap();
     assert_eq!(decode_closure(&text), None);
 }
+
+#[test]
+fn the_loader_configuration_key_sees_files_edited_inside_ld_so_conf_d() {
+    let etc = tempfile::tempdir().unwrap();
+    let conf_d = etc.path().join("ld.so.conf.d");
+    std::fs::create_dir(&conf_d).unwrap();
+    std::fs::write(
+        etc.path().join("ld.so.conf"),
+        "include /etc/ld.so.conf.d/*.conf\n",
+    )
+    .unwrap();
+    let lib_conf = conf_d.join("libc.conf");
+    std::fs::write(&lib_conf, "/usr/local/lib\n").unwrap();
+    age(&lib_conf);
+    let before = loader_config_at(etc.path());
+    assert_eq!(loader_config_at(etc.path()), before);
+    // Edited in place: the directory's own metadata does not change, the key must.
+    std::fs::write(&lib_conf, "/opt/lib\n/usr/local/lib\n").unwrap();
+    assert_ne!(loader_config_at(etc.path()), before);
+    // A file added beside it changes it again.
+    let edited = loader_config_at(etc.path());
+    std::fs::write(conf_d.join("x86_64.conf"), "/lib/x86_64\n").unwrap();
+    assert_ne!(loader_config_at(etc.path()), edited);
+}
