@@ -10,6 +10,7 @@
 //! reaper ([`reaper`]), and beside it the proof of who may remove what ([`ownership`]).
 
 mod background;
+mod first_in_session;
 mod guard;
 pub(crate) mod ownership;
 pub(crate) mod reaper;

@@ -17,6 +17,7 @@
 
 pub mod images;
 pub mod leaks;
+pub mod procs;
 pub mod raw;
 pub mod run;
 pub mod stats;

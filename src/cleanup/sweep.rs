@@ -231,7 +231,8 @@ pub(crate) async fn remove(docker: &Docker, resources: &[Resource]) -> Result<()
     Ok(())
 }
 
-/// Removes stale resources in the background, once per process, bounded in time. Run
+/// Removes stale resources in the background, once per session on this host (the first
+/// process of a session does it: see [`super::first_in_session`]), bounded in time. Run
 /// at first use, so a run that was killed before its reaper acted leaves nothing for
 /// long; live runs, other namespaces' and other hosts' runs, kept containers and this
 /// process's own session (its reapers own that) are untouched.
@@ -243,6 +244,12 @@ pub(crate) fn sweep_stale_once() {
             let removed = tokio::time::timeout(Duration::from_secs(20), async {
                 let daemon = crate::docker::daemon().await?;
                 let own_session = labels::session_id();
+                let endpoint = daemon.endpoint().endpoint.to_string();
+                if !super::first_in_session::first_in_session("sweep", own_session, &endpoint) {
+                    // Another process of this session swept already (nextest: every test
+                    // is a process); the answer would be the same.
+                    return Ok(Vec::new());
+                }
                 let managed = labels::managed_filter();
                 let stale: Vec<Resource> = list(daemon.client(), &[managed])
                     .await?
