@@ -3,7 +3,7 @@
 //! and hashing its content again.
 //!
 //! A fingerprint covers everything the image's content hash covers: every path, mode,
-//! owner and link, and each file's content as its SHA-256 (host files: from
+//! owner and link, and each file's content as its BLAKE3 hash (host files: from
 //! [`hashcache`](super::hashcache), remembered by path, size, mtime, inode and ctime;
 //! in-memory bytes: once per process). ELF closures (which libraries an executable
 //! needs) are remembered by the executable's metadata and checked against the metadata

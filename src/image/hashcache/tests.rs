@@ -16,7 +16,7 @@ fn write_old(path: &Path, content: &[u8]) {
 }
 
 fn sha(content: &[u8]) -> String {
-    hex(&Sha256::digest(content))
+    content_hash(content)
 }
 
 #[test]
@@ -138,5 +138,5 @@ fn in_memory_bytes_are_hashed_by_buffer() {
 #[test]
 fn the_cache_lives_under_the_target_dir_or_where_told() {
     let path = default_path().unwrap();
-    assert!(path.ends_with("testdock/hash-cache-v1.json"), "{path:?}");
+    assert!(path.ends_with("testdock/hash-cache-v2.json"), "{path:?}");
 }
