@@ -327,3 +327,16 @@ async fn remove_ok_file(docker: &testdock::bollard::Docker, id: &str) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn two_first_runs_at_once_make_one_container() {
+    let runs = Runs::new();
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| runs.run(&[]));
+        let b = s.spawn(|| runs.run(&[]));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!(a.id, b.id, "two processes created two containers");
+    runs.testdock(&["prune", "--reused"]);
+    runs.assert_nothing_left().await;
+}
