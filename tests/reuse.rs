@@ -41,7 +41,9 @@ static SERVICE: Shared = Shared::new("reuse-test", || {
 #[tokio::test]
 #[ignore = "run by the other tests, as a child process"]
 async fn child_run() {
+    let asked = Instant::now();
     let c = SERVICE.get().await.expect("the shared container is ready");
+    println!("READY_IN {:?}", asked.elapsed());
     let info = c.inspect().await.unwrap();
     let container_labels = info.config.and_then(|c| c.labels).unwrap_or_default();
     let own = ContainerSpec::new(common::busybox())
@@ -205,6 +207,16 @@ async fn a_second_run_adopts_the_container_of_the_first_which_no_reaper_removes(
     assert_eq!(found[labels::REUSE], first.reuse);
 
     let second = runs.run(&[]);
+    // For people: how long starting and adopting took.
+    let ready_in = |run: &RunOutput| {
+        let line = run.output.lines().find(|l| l.contains("READY_IN"));
+        line.unwrap_or_default().to_owned()
+    };
+    eprintln!(
+        "first run: {}; second: {}",
+        ready_in(&first),
+        ready_in(&second)
+    );
     assert_eq!(
         second.id, first.id,
         "the second run started another container"
