@@ -150,7 +150,7 @@ impl Shared {
     }
 
     async fn start(&self) -> Result<Container> {
-        let spec = (self.make)().test_id(format!("shared::{}", self.key));
+        let mut spec = (self.make)().test_id(format!("shared::{}", self.key));
         if self.reusable && reuse::enabled() {
             return reuse::start(self.key, spec).await;
         }
@@ -158,7 +158,6 @@ impl Shared {
             Some(session_owner) if process_per_test() => (labels::session_id(), session_owner),
             _ => (labels::owner_id(), labels::owner_id()),
         };
-        let mut spec = spec;
         spec.sharing = Some(Sharing {
             name: shared_name(scope, self.key),
             key: self.key.to_owned(),

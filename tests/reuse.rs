@@ -91,6 +91,25 @@ impl Runs {
 
     /// Runs [`child_run`] with `TESTDOCK_REUSE=1`, `CI` unset and `env` on top.
     fn run(&self, env: &[(&str, &str)]) -> RunOutput {
+        let (success, output) = self.try_run(env);
+        assert!(success, "the run failed:\n{output}");
+        let field = |marker: &str| {
+            output
+                .lines()
+                .find_map(|l| l.split_once(marker).map(|(_, v)| v.trim().to_owned()))
+                .unwrap_or_else(|| panic!("no `{marker}` in:\n{output}"))
+        };
+        RunOutput {
+            id: field("ID "),
+            name: field("NAME "),
+            own: field("OWN "),
+            reuse: field("REUSE "),
+            output: output.clone(),
+        }
+    }
+
+    /// Runs [`child_run`] as [`run`](Self::run) does; whether it passed, and its output.
+    fn try_run(&self, env: &[(&str, &str)]) -> (bool, String) {
         let mut command = common::child::test_command(&[], "child_run");
         command
             .env(labels::SESSION_ENV, &self.session)
@@ -109,20 +128,7 @@ impl Runs {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "the run failed:\n{output}");
-        let field = |marker: &str| {
-            output
-                .lines()
-                .find_map(|l| l.split_once(marker).map(|(_, v)| v.trim().to_owned()))
-                .unwrap_or_else(|| panic!("no `{marker}` in:\n{output}"))
-        };
-        RunOutput {
-            id: field("ID "),
-            name: field("NAME "),
-            own: field("OWN "),
-            reuse: field("REUSE "),
-            output: output.clone(),
-        }
+        (out.status.success(), output)
     }
 
     /// `testdock <args> --session <this session>`.
@@ -350,5 +356,46 @@ async fn two_first_runs_at_once_make_one_container() {
     });
     assert_eq!(a.id, b.id, "two processes created two containers");
     runs.testdock(&["prune", "--reused"]);
+    runs.assert_nothing_left().await;
+}
+
+#[tokio::test]
+async fn a_container_of_another_hash_under_the_name_is_never_adopted() {
+    let runs = Runs::new();
+    let first = runs.run(&[]);
+    runs.testdock(&["prune", "--reused"]);
+    // Someone else's container takes the name (made by hand, say).
+    let docker = common::docker().await;
+    let image = common::busybox_ref().await;
+    let impostor = testdock::bollard::models::ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(vec!["sleep".into(), "1000".into()]),
+        labels: Some(HashMap::from([
+            (labels::REUSE.to_owned(), "another".to_owned()),
+            (labels::SESSION.to_owned(), runs.session.clone()),
+            (
+                labels::MANAGED_BY.to_owned(),
+                labels::MANAGED_BY_VALUE.to_owned(),
+            ),
+        ])),
+        ..Default::default()
+    };
+    let options = testdock::bollard::query_parameters::CreateContainerOptionsBuilder::default()
+        .name(&first.name)
+        .build();
+    let made = docker
+        .create_container(Some(options), impostor)
+        .await
+        .unwrap();
+    let (success, output) = runs.try_run(&[]);
+    let still = state(&first.name).await;
+    runs.testdock(&["prune", "--reused"]);
+    assert!(!success, "a foreign container was adopted:\n{output}");
+    assert!(
+        output.contains("is taken by a container that is not the reused one"),
+        "{output}"
+    );
+    assert!(still.is_some(), "the foreign container was removed");
+    assert!(state(&made.id).await.is_none(), "prune --reused left it");
     runs.assert_nothing_left().await;
 }

@@ -19,6 +19,7 @@ use once_cell::sync::Lazy;
 use crate::cleanup::{remove_container, Target};
 use crate::container::Container;
 use crate::error::{Error, Result, Step};
+use crate::labels;
 use crate::spec::{ContainerSpec, Holder, Sharing};
 
 /// Environment variable that turns reuse across runs on: `1` (or `true`, `yes`, `on`).
@@ -86,13 +87,12 @@ pub(super) async fn start(key: &str, mut spec: ContainerSpec) -> Result<Containe
         .fingerprint(&image_id, daemon.bind_address())
         .map_err(|e| e.into_error(&format!("(not created) the shared container `{key}`")))?;
     let name = super::fixed_name("testdock-reuse", key, &hash[..12]);
+    let earlier = running(docker, &name, &reference, &hash).await?;
     spec.sharing = Some(Sharing {
         name: name.clone(),
         key: key.to_owned(),
         holder: Holder::Reuse(hash),
     });
-
-    let earlier = running(docker, &name, &reference).await?;
     if earlier == Some(false) {
         tracing::info!(container = %name, "a reused container has stopped: starting it afresh");
         remove(docker, &name).await?;
@@ -111,10 +111,27 @@ pub(super) async fn start(key: &str, mut spec: ContainerSpec) -> Result<Containe
     }
 }
 
-/// Whether container `name` runs (`None`: there is none).
-async fn running(docker: &Docker, name: &str, image: &str) -> Result<Option<bool>> {
+/// Whether container `name`, reused with spec hash `hash`, runs (`None`: there is
+/// none). A container of that name with another hash (made by hand, or a collision of
+/// the name's 12 digits) is refused, never adopted.
+async fn running(docker: &Docker, name: &str, image: &str, hash: &str) -> Result<Option<bool>> {
     match docker.inspect_container(name, None).await {
-        Ok(info) => Ok(Some(info.state.and_then(|s| s.running) == Some(true))),
+        Ok(info) => {
+            let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+            let found = labels.get(labels::REUSE).map_or("", String::as_str);
+            if found != hash {
+                return Err(Error::InvalidInput {
+                    container: name.to_owned(),
+                    message: format!(
+                        "this name is taken by a container that is not the reused one of \
+                         this spec (label {}=`{found}`, expected `{hash}`): remove it \
+                         (`docker rm -f {name}`)",
+                        labels::REUSE
+                    ),
+                });
+            }
+            Ok(Some(info.state.and_then(|s| s.running) == Some(true)))
+        }
         Err(e) if crate::error::status_of(&e) == Some(404) => Ok(None),
         Err(e) => Err(Error::Docker {
             step: Step::Inspect,
