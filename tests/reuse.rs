@@ -1,6 +1,7 @@
 //! Reuse across runs (`TESTDOCK_REUSE=1`): each "run" is a child process of this test
 //! binary getting one `Shared` fixture. A second run adopts the first's container (same
-//! id) and its reaper leaves it; a different spec never adopts it; `CI` turns reuse off;
+//! id) and the runs' reapers (local and daemon-side) leave it; two first runs at once
+//! make one; a different spec never adopts it; `CI` turns reuse off;
 //! a stopped or unready reused container is replaced; `ps` marks it and `prune --all`
 //! or `--reused` removes it.
 //!
@@ -213,6 +214,13 @@ async fn a_second_run_adopts_the_container_of_the_first_which_no_reaper_removes(
     assert_eq!(found[labels::REUSE], first.reuse);
 
     let second = runs.run(&[]);
+    assert_eq!(
+        second.id, first.id,
+        "the second run started another container"
+    );
+    assert_eq!(second.name, first.name);
+    assert!(gone(&second.own).await);
+    assert!(state(&first.name).await.is_some_and(|(running, _)| running));
     // For people: how long starting and adopting took.
     let ready_in = |run: &RunOutput| {
         let line = run.output.lines().find(|l| l.contains("READY_IN"));
@@ -223,12 +231,11 @@ async fn a_second_run_adopts_the_container_of_the_first_which_no_reaper_removes(
         ready_in(&first),
         ready_in(&second)
     );
-    assert_eq!(
-        second.id, first.id,
-        "the second run started another container"
-    );
-    assert_eq!(second.name, first.name);
-    assert!(gone(&second.own).await);
+
+    // A run watched by the daemon-side reaper leaves it too.
+    let third = runs.run(&[("TESTDOCK_REAPER", "daemon")]);
+    assert_eq!(third.id, first.id);
+    assert!(gone(&third.own).await, "the daemon-side reaper did not act");
     assert!(state(&first.name).await.is_some_and(|(running, _)| running));
 
     // `ps` marks it; `prune --all` removes it.
