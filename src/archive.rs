@@ -141,7 +141,16 @@ pub(crate) fn injection_archive(files: &[InjectFile]) -> Result<Vec<u8>, InjectA
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut tar = TarWriter::new(now);
+    injection_archive_at(files, now)
+}
+
+/// [`injection_archive`] with every entry's modification time `mtime`: the same files
+/// give the same bytes (what a spec's fingerprint hashes).
+pub(crate) fn injection_archive_at(
+    files: &[InjectFile],
+    mtime: u64,
+) -> Result<Vec<u8>, InjectArchiveError> {
+    let mut tar = TarWriter::new(mtime);
     for file in files {
         append_inject(&mut tar, file)?;
     }

@@ -13,6 +13,7 @@
 //! | `testdock.pidns` | the owner's pid namespace (inode), so only a process that sees the owner's pids judges it |
 //! | `testdock.created` | creation time, seconds since the epoch (networks and volumes have no number for it) |
 //! | `testdock.shared` | on a shared fixture's container: the fixture's key |
+//! | `testdock.reuse` | on a container reused across runs (`TESTDOCK_REUSE`): the hash of its spec; it has no `testdock.owner` or `testdock.pid` |
 //! | `testdock.container` | on named volumes a container created: that container's name |
 //! | `testdock.role` | `reaper` on a session's daemon-side reaper container |
 //!
@@ -51,6 +52,10 @@ pub const CREATED: &str = "testdock.created";
 pub const ROLE: &str = "testdock.role";
 /// Label key on a shared fixture's container: the fixture's key.
 pub const SHARED: &str = "testdock.shared";
+/// Label key on a container reused across runs (see [`crate::shared`]): the hash of its
+/// spec. Such a container (and the volumes it made) has no owner: only `testdock prune
+/// --all` or `--reused` removes it.
+pub const REUSE: &str = "testdock.reuse";
 /// Label key on named volumes created by a container's mounts: the container's name.
 pub const CONTAINER: &str = "testdock.container";
 

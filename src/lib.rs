@@ -165,6 +165,7 @@
 //! | `TESTDOCK_TIMEOUT_SCALE` | multiplies every time limit (e.g. `3` on a slow CI runner) |
 //! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
+//! | `TESTDOCK_REUSE` | `1`: [`shared::Shared`] containers outlive the run and the next run with the same spec adopts them (ignored when `CI` is set; see [`shared`]) |
 //! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
 //! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |
 

@@ -7,8 +7,10 @@
 //! namespace (a CI job container, `unshare --pid`) or seen from a machine without
 //! `/proc` are [`Ownership::Unknown`] and left alone unless you ask for
 //! [`Selection::all`]. Containers kept by `TESTDOCK_KEEP_FAILED` are [`Ownership::Kept`]:
-//! removed only by [`Selection::kept`] or [`Selection::all`]. A [`Selection`] narrows
-//! any of these to one test or one session.
+//! removed only by [`Selection::kept`] or [`Selection::all`]. Shared containers reused
+//! across runs (`TESTDOCK_REUSE`, see [`crate::shared`]) have no owner at all: they are
+//! [`Ownership::Reused`], removed only by [`Selection::reused`] or [`Selection::all`]. A
+//! [`Selection`] narrows any of these to one test or one session.
 //!
 //! The `testdock` command (`cargo install testdock --locked`) does the same from a
 //! shell: `testdock ps`, `testdock prune`, see `testdock --help`.

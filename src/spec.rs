@@ -85,12 +85,23 @@ pub struct ContainerSpec {
 }
 
 /// How a shared fixture's container differs: a fixed name (so processes of one session
-/// find it, and only one of them creates it) and an owner wider than the process.
+/// find it, and only one of them creates it) and an owner wider than the process, or
+/// none at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Sharing {
     pub(crate) name: String,
     pub(crate) key: String,
-    pub(crate) owner: String,
+    pub(crate) holder: Holder,
+}
+
+/// Who a shared fixture's container belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Holder {
+    /// The owner (`<pid>-<start time>-<pid namespace>`) whose reaper removes it.
+    Owner(String),
+    /// No one: a container reused across runs (label `testdock.reuse`, the hash of its
+    /// spec), which only `testdock prune --all` or `--reused` removes.
+    Reuse(String),
 }
 
 impl ContainerSpec {
@@ -382,6 +393,7 @@ impl ContainerSpec {
 }
 
 mod create;
+mod fingerprint;
 mod healthcheck;
 
 pub use healthcheck::Healthcheck;

@@ -9,11 +9,13 @@ use std::collections::HashMap;
 use testdock::shared::{unique_name, Shared};
 use testdock::{labels, ContainerSpec, Exec, Probe};
 
+// Never reused across runs (even under `TESTDOCK_REUSE=1`): these tests check who owns it.
 static SERVER: Shared = Shared::new("busybox-server", || {
     ContainerSpec::new(common::busybox())
         .cmd(["sh", "-c", "sleep 0.3; echo serving; exec sleep 3600"])
         .wait_for(Probe::log("serving"))
-});
+})
+.reusable(false);
 
 /// Asserts exactly one container of the fixture exists in the scope it should be
 /// shared in, and that this test's data stays its own.

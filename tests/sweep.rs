@@ -1,8 +1,8 @@
 //! Stale resources (their owner provably dead) are swept at first use and by `prune`;
 //! everything else is left alone: live owners, owners in another pid namespace or on
-//! another host (unknown), and kept containers. `testdock ps|prune` say which is which.
-//! The sweep runs once per session, at the first container of its first process: the
-//! test runs it in child processes of sessions of their own.
+//! another host (unknown), kept containers and containers reused across runs. `testdock
+//! ps|prune` say which is which. The sweep runs once per session, at the first container
+//! of its first process: the test runs it in child processes of sessions of their own.
 
 mod common;
 
@@ -54,6 +54,11 @@ struct Owner {
 /// Creates (does not start) a container labelled as testdock's, owned by `owner`,
 /// created a minute ago as far as its labels say.
 async fn labelled_container(name: &str, owner: &Owner, test: &str) {
+    labelled_container_with(name, owner, test, &[]).await;
+}
+
+/// [`labelled_container`] with `extra` labels.
+async fn labelled_container_with(name: &str, owner: &Owner, test: &str, extra: &[(&str, &str)]) {
     let docker = common::docker().await;
     let image = common::busybox()
         .prepare()
@@ -80,6 +85,10 @@ async fn labelled_container(name: &str, owner: &Owner, test: &str) {
         ),
         (labels::CREATED.to_owned(), created.to_string()),
     ]);
+    let labels = labels
+        .into_iter()
+        .chain(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
     let body = ContainerCreateBody {
         image: Some(image),
         cmd: Some(vec!["sleep".into(), "1000".into()]),
@@ -158,6 +167,12 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
     // A container kept for debugging, its owner long dead.
     let kept = format!("testdock-sweep-{me}-kept");
     labelled_container(&kept, &here(format!("{}-12345", dead_pid())), &test).await;
+    // A container reused across runs (`TESTDOCK_REUSE`), even one whose labels name an
+    // owner long dead: no one owns it.
+    let reused = format!("testdock-reuse-sweep-{me}");
+    let reuse_label = [(labels::REUSE, "0123abcd")];
+    let dead_owner = here(format!("{}-12345", dead_pid()));
+    labelled_container_with(&reused, &dead_owner, &test, &reuse_label).await;
 
     // `testdock ps` tells them apart.
     let ps = Command::new(env!("CARGO_BIN_EXE_testdock"))
@@ -179,6 +194,7 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
     );
     assert!(line_of(&remote).contains("unknown (another host)"), "{ps}");
     assert!(line_of(&kept).contains("kept"), "{ps}");
+    assert!(line_of(&reused).contains("reused"), "{ps}");
     let listed = testdock::prune::ps(Selection::all()).await.unwrap();
     let ownership = |name: &str| {
         listed
@@ -200,6 +216,7 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
         exists(&foreign).await,
         exists(&remote).await,
         exists(&kept).await,
+        exists(&reused).await,
     ];
     // (That a later process of the session skips the sweep is a unit test of
     // `first_in_session`: here, any other process on this host may sweep a stale
@@ -216,6 +233,7 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
         exists(&foreign).await,
         exists(&remote).await,
         exists(&kept).await,
+        exists(&reused).await,
     ];
 
     // `prune --kept` removes the kept container when asked (of this test: the daemon
@@ -225,6 +243,13 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
         .output()
         .unwrap();
     let kept_gone = !exists(&kept).await;
+    let reused_still_there = exists(&reused).await;
+    // `prune --reused` removes the reused one when asked.
+    let prune_reused = Command::new(env!("CARGO_BIN_EXE_testdock"))
+        .args(["prune", "--reused", "--test", &test])
+        .output()
+        .unwrap();
+    let reused_gone = !exists(&reused).await;
 
     alive_child.kill().unwrap();
     alive_child.wait().unwrap();
@@ -234,19 +259,26 @@ async fn only_proven_deaths_are_swept_and_kept_containers_survive_until_asked() 
     // The unknown ones are not ours to sweep: remove them by hand.
     force_remove(&foreign).await;
     force_remove(&remote).await;
+    force_remove(&reused).await;
 
     assert!(!dead_left, "the stale container survived the sweep");
     assert_eq!(
-        survivors, [true; 4],
-        "the sweep removed a live, unknown or kept container"
+        survivors, [true; 5],
+        "the sweep removed a live, unknown, kept or reused container"
     );
     assert!(prune.status.success(), "{prune_out}");
     assert_eq!(
-        after_prune, [true; 4],
+        after_prune, [true; 5],
         "prune removed too much: {prune_out}"
     );
     assert!(prune_kept.status.success());
     assert!(kept_gone, "prune --kept left the kept container");
+    assert!(
+        reused_still_there,
+        "prune --kept removed the reused container"
+    );
+    assert!(prune_reused.status.success());
+    assert!(reused_gone, "prune --reused left the reused container");
     assert!(removed.iter().any(|r| r.name == live), "{removed:?}");
     assert!(live_gone);
     common::assert_nothing_left(&test).await;

@@ -3,7 +3,8 @@
 //! A resource is [`Ownership::Dead`] only when all of these hold, read from its labels
 //! and this process's `/proc`:
 //!
-//! 1. it is not a kept container (`TESTDOCK_KEEP_FAILED`): those belong to no one;
+//! 1. it is not a kept container (`TESTDOCK_KEEP_FAILED`) nor one reused across runs
+//!    (`TESTDOCK_REUSE`): those belong to no one;
 //! 2. it names its owner (`<pid>-<start time>`), host (boot id) and pid namespace;
 //! 3. the host is this one (same boot id) and the pid namespace is this process's, as
 //!    seen through a `/proc` that belongs to that namespace;
@@ -36,6 +37,10 @@ pub enum Ownership {
     /// A container kept for debugging (`TESTDOCK_KEEP_FAILED`): never removed
     /// automatically; `testdock prune --kept` or `--all` removes it.
     Kept,
+    /// A shared fixture's container reused across runs (`TESTDOCK_REUSE`, label
+    /// `testdock.reuse`), or a volume it made: it has no owner, so it is never stale;
+    /// `testdock prune --reused` or `--all` removes it.
+    Reused,
     /// Nothing proves the owner dead: left alone unless `prune --all` is asked for.
     Unknown(Unproven),
 }
@@ -73,12 +78,14 @@ impl Unproven {
 
 impl Ownership {
     /// A stable identifier for scripts (`testdock ps --json`): `alive`, `stale`
-    /// ([`Dead`](Self::Dead)), `kept` or `unknown` (the reason in [`Unproven::code`]).
+    /// ([`Dead`](Self::Dead)), `kept`, `reused` or `unknown` (the reason in
+    /// [`Unproven::code`]).
     pub fn code(&self) -> &'static str {
         match self {
             Ownership::Alive => "alive",
             Ownership::Dead => "stale",
             Ownership::Kept => "kept",
+            Ownership::Reused => "reused",
             Ownership::Unknown(_) => "unknown",
         }
     }
@@ -119,6 +126,9 @@ pub(crate) fn judge(
         return Ownership::Kept;
     }
     let get = |key: &str| resource_labels.get(key).map(String::as_str);
+    if get(labels::REUSE).is_some() {
+        return Ownership::Reused;
+    }
     let (Some(owner), Some(host), Some(namespace)) = (
         get(labels::OWNER).and_then(parse_owner),
         get(labels::HOST),

@@ -5,7 +5,7 @@ use crate::cleanup::{Ownership, Resource};
 use crate::labels;
 
 /// A choice of testdock's resources: by owner verdict ([`stale`](Self::stale),
-/// [`kept`](Self::kept) or [`all`](Self::all)), narrowed by [`test`](Self::test) and
+/// [`kept`](Self::kept), [`reused`](Self::reused) or [`all`](Self::all)), narrowed by [`test`](Self::test) and
 /// [`session`](Self::session). A resource is selected when it matches every part.
 ///
 /// ```
@@ -29,6 +29,7 @@ pub struct Selection {
 enum Verdict {
     Stale,
     Kept,
+    Reused,
     Any,
 }
 
@@ -45,8 +46,15 @@ impl Selection {
         Self::with(Verdict::Kept)
     }
 
+    /// Containers reused across runs (`TESTDOCK_REUSE`, [`Ownership::Reused`]) and the
+    /// volumes they made: they have no owner, so nothing else but [`all`](Self::all)
+    /// removes them.
+    pub fn reused() -> Self {
+        Self::with(Verdict::Reused)
+    }
+
     /// Every resource testdock labelled on the daemon, whoever owns it: live runs,
-    /// other jobs and unknown owners included. Narrow it with [`test`](Self::test) or
+    /// other jobs, unknown owners and reused containers included. Narrow it with [`test`](Self::test) or
     /// [`session`](Self::session) on a shared daemon.
     pub fn all() -> Self {
         Self::with(Verdict::Any)
@@ -91,6 +99,7 @@ impl Selection {
         let verdict = match self.verdict {
             Verdict::Stale => r.is_stale(),
             Verdict::Kept => r.ownership == Ownership::Kept,
+            Verdict::Reused => r.ownership == Ownership::Reused,
             Verdict::Any => true,
         };
         verdict

@@ -7,7 +7,7 @@ use bollard::models::{
     NetworkingConfig, PortBinding,
 };
 
-use super::{ContainerSpec, Healthcheck, MountSpec};
+use super::{ContainerSpec, Healthcheck, Holder, MountSpec};
 use crate::labels;
 use crate::ports::Port;
 
@@ -21,10 +21,7 @@ impl ContainerSpec {
         bind: std::net::IpAddr,
     ) -> ContainerCreateBody {
         let mut all_labels = labels::with_standard(&self.labels, test_id);
-        if let Some(sharing) = &self.sharing {
-            all_labels.insert(labels::SHARED.to_owned(), sharing.key.clone());
-            all_labels.insert(labels::OWNER.to_owned(), sharing.owner.clone());
-        }
+        self.relabel_shared(&mut all_labels);
 
         let exposed: Vec<String> = self.ports.iter().map(Port::key).collect();
         let bindings: HashMap<String, Option<Vec<PortBinding>>> = self
@@ -41,6 +38,7 @@ impl ContainerSpec {
 
         let mut volume_labels = labels::standard(test_id);
         volume_labels.insert(labels::CONTAINER.to_owned(), name.to_owned());
+        self.relabel_shared(&mut volume_labels);
         let mounts: Vec<Mount> = self
             .mounts
             .iter()
@@ -128,6 +126,26 @@ impl ContainerSpec {
             host_config: Some(host_config),
             networking_config,
             ..Default::default()
+        }
+    }
+
+    /// A shared fixture's container (and the volumes it makes) names the fixture and
+    /// its holder instead of this process: the owner that removes it, or, for a
+    /// container reused across runs, no owner at all (and the spec hash).
+    fn relabel_shared(&self, all_labels: &mut HashMap<String, String>) {
+        let Some(sharing) = &self.sharing else {
+            return;
+        };
+        all_labels.insert(labels::SHARED.to_owned(), sharing.key.clone());
+        match &sharing.holder {
+            Holder::Owner(owner) => {
+                all_labels.insert(labels::OWNER.to_owned(), owner.clone());
+            }
+            Holder::Reuse(hash) => {
+                all_labels.remove(labels::OWNER);
+                all_labels.remove(labels::PID);
+                all_labels.insert(labels::REUSE.to_owned(), hash.clone());
+            }
         }
     }
 

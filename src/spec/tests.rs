@@ -155,3 +155,36 @@ fn testdock_labels_are_reserved() {
         .unwrap_err();
     assert!(err.contains("`testdock.session` is reserved"), "{err}");
 }
+
+#[test]
+fn a_shared_container_and_its_volumes_name_the_fixture_and_its_holder() {
+    let volume_labels = |b: &ContainerCreateBody| {
+        let mounts = b.host_config.as_ref().unwrap().mounts.as_ref().unwrap();
+        let options = mounts[0].volume_options.as_ref().unwrap();
+        options.labels.clone().unwrap()
+    };
+    let mut owned = ContainerSpec::new("img").volume("data", "/data");
+    owned.sharing = Some(Sharing {
+        name: "testdock-shared-pg-0a1b".into(),
+        key: "pg".into(),
+        holder: Holder::Owner("1-2-3".into()),
+    });
+    let b = body(&owned);
+    for labels in [b.labels.clone().unwrap(), volume_labels(&b)] {
+        assert_eq!(labels[labels::SHARED], "pg");
+        assert_eq!(labels[labels::OWNER], "1-2-3");
+        assert!(!labels.contains_key(labels::REUSE));
+    }
+
+    let mut reused = owned.clone();
+    reused.sharing.as_mut().unwrap().holder = Holder::Reuse("ab12".into());
+    let b = body(&reused);
+    for labels in [b.labels.clone().unwrap(), volume_labels(&b)] {
+        assert_eq!(labels[labels::SHARED], "pg");
+        assert_eq!(labels[labels::REUSE], "ab12");
+        // No owner: no reaper, teardown or stale sweep finds it.
+        assert!(!labels.contains_key(labels::OWNER), "{labels:?}");
+        assert!(!labels.contains_key(labels::PID), "{labels:?}");
+        assert_eq!(labels[labels::MANAGED_BY], "testdock");
+    }
+}

@@ -103,11 +103,13 @@ fn help(mut args: impl Iterator<Item = String>) -> Result<Command, UsageError> {
     }
 }
 
-/// Which owners the selection starts from: at most one of `--stale`, `--kept`, `--all`.
+/// Which owners the selection starts from: at most one of `--stale`, `--kept`,
+/// `--reused`, `--all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Stale,
     Kept,
+    Reused,
     All,
 }
 
@@ -116,6 +118,7 @@ impl Verdict {
         match self {
             Verdict::Stale => "--stale",
             Verdict::Kept => "--kept",
+            Verdict::Reused => "--reused",
             Verdict::All => "--all",
         }
     }
@@ -139,6 +142,7 @@ fn command(topic: Topic, args: Vec<String>) -> Result<Command, UsageError> {
         let chosen = match option {
             "--stale" => Some(Verdict::Stale),
             "--kept" => Some(Verdict::Kept),
+            "--reused" => Some(Verdict::Reused),
             "--all" => Some(Verdict::All),
             _ => None,
         };
@@ -149,10 +153,10 @@ fn command(topic: Topic, args: Vec<String>) -> Result<Command, UsageError> {
             match verdict {
                 Some(earlier) if earlier != chosen => {
                     return error(format!(
-                        "{} and {} cannot be combined: give one of --stale, --kept, --all",
-                        earlier.flag(),
-                        chosen.flag()
-                    ))
+                    "{} and {} cannot be combined: give one of --stale, --kept, --reused, --all",
+                    earlier.flag(),
+                    chosen.flag()
+                ))
                 }
                 _ => verdict = Some(chosen),
             }
@@ -185,6 +189,7 @@ fn command(topic: Topic, args: Vec<String>) -> Result<Command, UsageError> {
     let start = match (verdict, topic) {
         (Some(Verdict::Stale), _) | (None, Topic::Prune) => Selection::stale(),
         (Some(Verdict::Kept), _) => Selection::kept(),
+        (Some(Verdict::Reused), _) => Selection::reused(),
         (Some(Verdict::All), _) | (None, Topic::Ps) => Selection::all(),
     };
     let selection = match test {

@@ -185,6 +185,17 @@ fn a_kept_container_belongs_to_no_one() {
 }
 
 #[test]
+fn a_reused_container_belongs_to_no_one_and_is_never_stale() {
+    let (_dir, facts) = facts();
+    // No owner labels at all (a reused container has none)...
+    let mut labels = HashMap::from([(labels::REUSE.to_owned(), "ab12".to_owned())]);
+    assert_eq!(judge("c", &labels, old(), NOW, &facts), Ownership::Reused);
+    // ... and even one labelled with an owner long dead is not stale.
+    labels.extend(owned("300-7000", BOOT, NAMESPACE));
+    assert_eq!(judge("c", &labels, old(), NOW, &facts), Ownership::Reused);
+}
+
+#[test]
 fn the_host_is_in_the_initial_pid_namespace() {
     let facts = LocalFacts {
         boot_id: None,
@@ -204,6 +215,7 @@ fn verdicts_read_as_text_for_people_and_codes_for_scripts() {
         (Ownership::Alive, "alive"),
         (Ownership::Dead, "stale"),
         (Ownership::Kept, "kept"),
+        (Ownership::Reused, "reused"),
     ] {
         assert_eq!(ownership.to_string(), text);
         assert_eq!(ownership.code(), text);

@@ -36,9 +36,24 @@ fn kept_picks_kept_containers_only() {
 }
 
 #[test]
+fn reused_picks_reused_containers_only_and_stale_never_does() {
+    assert!(Selection::reused().selects(&resource("t", "s", Ownership::Reused)));
+    assert!(!Selection::reused().selects(&resource("t", "s", Ownership::Dead)));
+    assert!(!Selection::reused().selects(&resource("t", "s", Ownership::Kept)));
+    assert!(!Selection::stale().selects(&resource("t", "s", Ownership::Reused)));
+    assert!(!Selection::kept().selects(&resource("t", "s", Ownership::Reused)));
+}
+
+#[test]
 fn all_picks_every_owner_and_filters_narrow_it() {
     let unknown = Ownership::Unknown(Unproven::OtherHost);
-    for ownership in [Ownership::Alive, Ownership::Dead, Ownership::Kept, unknown] {
+    for ownership in [
+        Ownership::Alive,
+        Ownership::Dead,
+        Ownership::Kept,
+        Ownership::Reused,
+        unknown,
+    ] {
         assert!(Selection::all().selects(&resource("t", "s", ownership)));
     }
     let of_a = Selection::all().test("a");

@@ -67,6 +67,7 @@ fn verdicts() {
     let prune = |selection| Ok(Command::Prune { selection });
     assert_eq!(parsed("prune --stale"), prune(Selection::stale()));
     assert_eq!(parsed("prune --kept"), prune(Selection::kept()));
+    assert_eq!(parsed("prune --reused"), prune(Selection::reused()));
     assert_eq!(parsed("prune --all"), prune(Selection::all()));
     assert_eq!(parsed("prune --all --all"), prune(Selection::all()));
     assert_eq!(
@@ -78,6 +79,10 @@ fn verdicts() {
     );
     fails_with("prune --kept --all", "--kept and --all cannot be combined");
     fails_with("ps --all --stale", "--all and --stale cannot be combined");
+    fails_with(
+        "prune --reused --kept",
+        "--reused and --kept cannot be combined",
+    );
     fails_with("prune --all=yes", "--all takes no value");
 }
 
