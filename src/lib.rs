@@ -196,6 +196,7 @@ mod resource;
 mod resource_kind;
 mod run;
 pub mod runner;
+pub mod services;
 pub mod shared;
 mod spec;
 pub mod timeouts;
