@@ -37,7 +37,7 @@
 //!
 //! The server is ready when a real query succeeds over the published port, as the
 //! configured user: init scripts have run, the restart after them is over. A script
-//! that fails stops the start with an [`Error::Exited`](crate::Error::Exited) whose
+//! that fails stops the start with an [`Error::Exited`] whose
 //! log lines show `psql`'s error and the failing statement; a `pg_hba.conf` line the
 //! server rejects, the same with the server's message and the line number.
 
