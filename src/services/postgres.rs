@@ -52,6 +52,7 @@ pub use database::{DatabaseTemplate, TestDatabase};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
+use crate::image::ImageSource;
 use crate::inject::InjectFile;
 use crate::runner::{Fixture, TestContext};
 use crate::services::{
@@ -85,11 +86,12 @@ enum Auth {
 /// password and database `postgres`, `scram-sha-256` over TCP, `fsync`,
 /// `synchronous_commit` and `full_page_writes` off, the image source from
 /// `TESTDOCK_SERVICES` (see [`ServiceSource`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Postgres {
     version: Option<u32>,
     source: Option<ServiceSource>,
+    image: Option<ImageSource>,
     user: String,
     password: String,
     database: String,
@@ -105,6 +107,7 @@ impl Default for Postgres {
         Postgres {
             version: None,
             source: None,
+            image: None,
             user: "postgres".to_owned(),
             password: "postgres".to_owned(),
             database: "postgres".to_owned(),
@@ -128,6 +131,26 @@ impl Postgres {
     /// Where the image comes from, overriding `TESTDOCK_SERVICES`.
     pub fn source(mut self, source: ServiceSource) -> Self {
         self.source = Some(source);
+        self
+    }
+
+    /// Starts from `image` instead of choosing one: an image that honours the official
+    /// image's contract, such as a [`Container::commit`] snapshot of a server that was
+    /// initialised and migrated once (stop it first, so the snapshot is clean): a
+    /// container of the snapshot skips `initdb` and the init scripts. The user,
+    /// password and database must be the snapshot's.
+    ///
+    /// ```no_run
+    /// # use testdock::services::postgres::Postgres;
+    /// # async fn demo() -> testdock::Result<()> {
+    /// let seeded = Postgres::default().init_sql("CREATE TABLE t (x int)").start().await?;
+    /// seeded.container().stop().await?;
+    /// let snapshot = seeded.container().commit("myapp/pg-seeded", "v1", &[]).await?;
+    /// let pg = Postgres::default().image(testdock::LocalImage::new("myapp/pg-seeded:v1")).start().await?;
+    /// # let _ = (snapshot, pg); Ok(()) }
+    /// ```
+    pub fn image(mut self, image: impl Into<ImageSource>) -> Self {
+        self.image = Some(image.into());
         self
     }
 
@@ -212,7 +235,7 @@ impl Postgres {
     }
 
     /// The spec for `image`, and what cannot work found before anything starts.
-    fn spec_for(&self, image: crate::image::ImageSource) -> Result<ContainerSpec> {
+    fn spec_for(&self, image: ImageSource) -> Result<ContainerSpec> {
         let invalid = |message: String| Error::InvalidInput {
             container: format!("(not created) PostgreSQL {}", self.resolved_version()),
             message,
@@ -285,9 +308,14 @@ impl Service for Postgres {
     type Server = PostgresServer;
 
     async fn spec(&self) -> Result<ContainerSpec> {
-        let image = image::choice(self.resolved_version())
-            .choose(self.source)
-            .await?;
+        let image = match &self.image {
+            Some(image) => image.clone(),
+            None => {
+                image::choice(self.resolved_version())
+                    .choose(self.source)
+                    .await?
+            }
+        };
         self.spec_for(image)
     }
 
@@ -363,7 +391,7 @@ impl PostgresServer {
         self.connect_to(&self.config.database).await
     }
 
-    pub(crate) fn url_for(&self, database: &str) -> String {
+    fn url_for(&self, database: &str) -> String {
         format!(
             "postgres://{}:{}@{}:{}/{}",
             percent_encode(&self.config.user),
@@ -374,7 +402,7 @@ impl PostgresServer {
         )
     }
 
-    pub(crate) fn connection_string_for(&self, database: &str) -> String {
+    fn connection_string_for(&self, database: &str) -> String {
         let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
         format!(
             "host={} port={} user={} password={} dbname={}",
