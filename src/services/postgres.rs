@@ -91,6 +91,7 @@ enum Auth {
 pub struct Postgres {
     version: Option<u32>,
     source: Option<ServiceSource>,
+    registry: Option<String>,
     image: Option<ImageSource>,
     user: String,
     password: String,
@@ -107,6 +108,7 @@ impl Default for Postgres {
         Postgres {
             version: None,
             source: None,
+            registry: None,
             image: None,
             user: "postgres".to_owned(),
             password: "postgres".to_owned(),
@@ -131,6 +133,14 @@ impl Postgres {
     /// Where the image comes from, overriding `TESTDOCK_SERVICES`.
     pub fn source(mut self, source: ServiceSource) -> Self {
         self.source = Some(source);
+        self
+    }
+
+    /// The official image's reference, for a mirror or a private registry (default
+    /// `postgres:<major>-alpine`): used as the official image is, under every
+    /// [`ServiceSource`].
+    pub fn registry(mut self, reference: impl Into<String>) -> Self {
+        self.registry = Some(reference.into());
         self
     }
 
@@ -311,7 +321,7 @@ impl Service for Postgres {
         let image = match &self.image {
             Some(image) => image.clone(),
             None => {
-                image::choice(self.resolved_version())
+                image::choice(self.resolved_version(), self.registry.as_deref())
                     .choose(self.source)
                     .await?
             }

@@ -68,6 +68,7 @@ pub static SHARED: SharedService<Redis> = SharedService::new("testdock-redis", R
 #[must_use]
 pub struct Redis {
     tag: String,
+    registry: Option<String>,
     source: Option<ServiceSource>,
     password: Option<String>,
     settings: Vec<(String, String)>,
@@ -78,6 +79,7 @@ impl Default for Redis {
     fn default() -> Self {
         Redis {
             tag: "7-alpine".to_owned(),
+            registry: None,
             source: None,
             password: None,
             settings: Vec::new(),
@@ -101,6 +103,13 @@ impl Redis {
     /// version the host has.
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
         self.tag = tag.into();
+        self
+    }
+
+    /// The official image's whole reference, for a mirror or a private registry
+    /// (default `redis:<tag>`).
+    pub fn registry(mut self, reference: impl Into<String>) -> Self {
+        self.registry = Some(reference.into());
         self
     }
 
@@ -168,7 +177,11 @@ impl Redis {
             .default_workdir("/data")
             .default_env("PATH", "/usr/local/bin")
             .default_cmd(["redis-server"]);
-        ImageChoice::new("Redis", format!("redis:{}", self.tag)).host(
+        let official = self
+            .registry
+            .clone()
+            .unwrap_or_else(|| format!("redis:{}", self.tag));
+        ImageChoice::new("Redis", official).host(
             image,
             [HOST_BINARY],
             "apt-get install redis-server",

@@ -31,15 +31,13 @@ fn bin_dir(version: u32) -> PathBuf {
     Path::new(DEBIAN_ROOT).join(version.to_string()).join("bin")
 }
 
-/// The images PostgreSQL `version` can run from.
-pub(super) fn choice(version: u32) -> ImageChoice {
+/// The images PostgreSQL `version` can run from (the official one at `registry`, if
+/// given).
+pub(super) fn choice(version: u32, registry: Option<&str>) -> ImageChoice {
     let bin = bin_dir(version);
     let needs = ["postgres", "initdb", "pg_ctl", "psql"].map(|p| bin.join(p));
-    ImageChoice::new(
-        format!("PostgreSQL {version}"),
-        format!("postgres:{version}-alpine"),
-    )
-    .host(
+    let official = registry.map_or_else(|| format!("postgres:{version}-alpine"), str::to_owned);
+    ImageChoice::new(format!("PostgreSQL {version}"), official).host(
         host_image(version),
         needs,
         format!("apt-get install postgresql-{version}"),
