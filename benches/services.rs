@@ -210,7 +210,7 @@ async fn raw_ready(docker: &Docker, image: &str) -> Result<()> {
         env: Some(
             [
                 "POSTGRES_PASSWORD=postgres",
-                "POSTGRES_INITDB_ARGS=--encoding=UTF8 --locale=C",
+                "POSTGRES_INITDB_ARGS=--encoding=UTF8 --locale=C --no-sync",
                 "PGDATA=/var/lib/postgresql/testdock",
             ]
             .map(String::from)
@@ -272,8 +272,21 @@ async fn raw_ready(docker: &Docker, image: &str) -> Result<()> {
 /// 16 tests, 2 at a time: each gets PostgreSQL (a server of its own, or a fresh
 /// database from `template`), creates a table, writes and reads a row.
 async fn suite(template: Option<&'static DatabaseTemplate>) -> Result<()> {
+    let started = Instant::now();
     let results: Vec<Result<()>> = futures::stream::iter(0..TESTS)
         .map(|i| async move {
+            if i == PARALLEL {
+                // The first tests are done: the server and template are there.
+                println!(
+                    "  ({} first {PARALLEL} tests done after {:?})",
+                    if template.is_some() {
+                        "shared:"
+                    } else {
+                        "per-test:"
+                    },
+                    started.elapsed()
+                );
+            }
             let body = |client: tokio_postgres::Client| async move {
                 client.batch_execute("CREATE TABLE t (x int)").await?;
                 client

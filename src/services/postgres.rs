@@ -45,26 +45,24 @@ mod client;
 mod conf;
 mod database;
 mod image;
+mod server;
 
 use std::time::Duration;
 
 pub use database::{DatabaseTemplate, TestDatabase};
+pub use server::PostgresServer;
 
-use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::image::ImageSource;
 use crate::inject::InjectFile;
-use crate::runner::{Fixture, TestContext};
-use crate::services::{
-    percent_encode, start, start_for_test, Service, ServiceContainer, ServiceSource, SharedService,
-};
+use crate::services::{start, Service, ServiceContainer, ServiceSource, SharedService};
 use crate::spec::ContainerSpec;
 
 /// The port PostgreSQL listens on in its container.
 pub const PORT: u16 = 5432;
 
 /// Where the server keeps its data in the container: in the container's own layer (not
-/// the official image's volume), so that [`Container::commit`] snapshots hold it.
+/// the official image's volume), so that [`Container::commit`](crate::Container::commit) snapshots hold it.
 const PGDATA: &str = "/var/lib/postgresql/testdock";
 
 /// The server [`TestDatabase`] arguments (and [`DatabaseTemplate`]s made on it) use:
@@ -145,7 +143,7 @@ impl Postgres {
     }
 
     /// Starts from `image` instead of choosing one: an image that honours the official
-    /// image's contract, such as a [`Container::commit`] snapshot of a server that was
+    /// image's contract, such as a [`Container::commit`](crate::Container::commit) snapshot of a server that was
     /// initialised and migrated once (stop it first, so the snapshot is clean): a
     /// container of the snapshot skips `initdb` and the init scripts. The user,
     /// password and database must be the snapshot's.
@@ -279,7 +277,10 @@ impl Postgres {
             .env("POSTGRES_PASSWORD", &self.password)
             .env("POSTGRES_DB", &self.database)
             .env("POSTGRES_HOST_AUTH_METHOD", method)
-            .env("POSTGRES_INITDB_ARGS", "--encoding=UTF8 --locale=C")
+            .env(
+                "POSTGRES_INITDB_ARGS",
+                "--encoding=UTF8 --locale=C --no-sync",
+            )
             .env("PGDATA", PGDATA)
             .file(
                 InjectFile::from_bytes(conf::CONF_PATH, conf::postgresql_conf(&self.settings))
@@ -336,116 +337,6 @@ impl Service for Postgres {
             container,
             port,
         })
-    }
-}
-
-/// A running PostgreSQL server: where it is, how to log in, a client.
-#[derive(Debug)]
-pub struct PostgresServer {
-    config: Postgres,
-    container: ServiceContainer,
-    port: u16,
-}
-
-impl PostgresServer {
-    /// The container it runs in (exec `psql`, logs, commit, ...).
-    pub fn container(&self) -> &Container {
-        &self.container
-    }
-
-    /// The host it is reached on.
-    pub fn host(&self) -> &str {
-        self.container.host()
-    }
-
-    /// The host port of its 5432.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The configured user.
-    pub fn user(&self) -> &str {
-        &self.config.user
-    }
-
-    /// The configured password.
-    pub fn password(&self) -> &str {
-        &self.config.password
-    }
-
-    /// The configured database.
-    pub fn database(&self) -> &str {
-        &self.config.database
-    }
-
-    /// The configuration it was started with.
-    pub fn config(&self) -> &Postgres {
-        &self.config
-    }
-
-    /// `postgres://user:password@host:port/database` (user and password
-    /// percent-encoded), for `sqlx`, `diesel`, `psql`.
-    pub fn url(&self) -> String {
-        self.url_for(&self.config.database)
-    }
-
-    /// `host=... port=... user=... password=... dbname=...`, for `tokio-postgres`
-    /// and libpq.
-    pub fn connection_string(&self) -> String {
-        self.connection_string_for(&self.config.database)
-    }
-
-    /// A `tokio-postgres` client of the configured database; its connection runs on
-    /// the current runtime.
-    pub async fn connect(&self) -> Result<tokio_postgres::Client> {
-        self.connect_to(&self.config.database).await
-    }
-
-    fn url_for(&self, database: &str) -> String {
-        format!(
-            "postgres://{}:{}@{}:{}/{}",
-            percent_encode(&self.config.user),
-            percent_encode(&self.config.password),
-            self.host(),
-            self.port,
-            percent_encode(database)
-        )
-    }
-
-    fn connection_string_for(&self, database: &str) -> String {
-        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
-        format!(
-            "host={} port={} user={} password={} dbname={}",
-            self.host(),
-            self.port,
-            quote(&self.config.user),
-            quote(&self.config.password),
-            quote(database)
-        )
-    }
-
-    pub(crate) async fn connect_to(&self, database: &str) -> Result<tokio_postgres::Client> {
-        let mut login = self.config.login();
-        login.database = database.to_owned();
-        let config = login.config(self.host(), self.port);
-        client::connect_as(
-            self.container.name(),
-            &format!("database `{database}`"),
-            &config,
-        )
-        .await
-    }
-
-    /// Removes its container now (when it is its own; a shared one stays for the run).
-    pub async fn remove(self) -> Result<()> {
-        self.container.remove().await
-    }
-}
-
-/// A `PostgresServer` argument: a server of the test's own, `Postgres::default()`.
-impl Fixture for PostgresServer {
-    async fn setup(ctx: &TestContext) -> Result<Self> {
-        start_for_test(Postgres::default(), ctx).await
     }
 }
 

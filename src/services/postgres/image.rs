@@ -131,19 +131,27 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     umask 022
     printf 'host all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
-    pg_ctl -D "$PGDATA" -o "-c listen_addresses='' $*" -w start
-    psql="psql -v ON_ERROR_STOP=1 --username $user --no-password --no-psqlrc"
-    if [ "$db" != postgres ]; then
-        $psql --dbname postgres -c "CREATE DATABASE \"$db\""
-    fi
+    # A server for the init steps only when there are some (a start and a stop saved).
+    steps=
+    if [ "$db" != postgres ]; then steps=1; fi
     for f in /docker-entrypoint-initdb.d/*; do
-        case "$f" in
-            *.sql) echo "$0: running $f"; $psql --dbname "$db" -f "$f"; echo ;;
-            *.sh) echo "$0: sourcing $f"; . "$f" ;;
-            *) if [ -e "$f" ]; then echo "$0: ignoring $f"; fi ;;
-        esac
+        if [ -e "$f" ]; then steps=1; fi
     done
-    pg_ctl -D "$PGDATA" -m fast -w stop
+    if [ -n "$steps" ]; then
+        pg_ctl -D "$PGDATA" -o "-c listen_addresses='' $*" -w start
+        psql="psql -v ON_ERROR_STOP=1 --username $user --no-password --no-psqlrc"
+        if [ "$db" != postgres ]; then
+            $psql --dbname postgres -c "CREATE DATABASE \"$db\""
+        fi
+        for f in /docker-entrypoint-initdb.d/*; do
+            case "$f" in
+                *.sql) echo "$0: running $f"; $psql --dbname "$db" -f "$f"; echo ;;
+                *.sh) echo "$0: sourcing $f"; . "$f" ;;
+                *) if [ -e "$f" ]; then echo "$0: ignoring $f"; fi ;;
+            esac
+        done
+        pg_ctl -D "$PGDATA" -m fast -w stop
+    fi
     echo
     echo 'PostgreSQL init process complete; ready for start up.'
     echo
