@@ -6,11 +6,12 @@
 //! (default 5), interleaved:
 //!
 //! - `raw bollard`: the floor: create + start of the same image with the same
-//!   environment (settings as `-c` arguments instead of injected files), then
+//!   environment and data tmpfs (settings as `-c` arguments instead of injected files), then
 //!   `SELECT 1` polled every 5 ms over the published port;
 //! - `per-test server`: `Postgres::default().start()` (ready = `SELECT 1` answers);
 //! - `snapshot`: a server started from a `Container::commit` of a stopped, initialised
-//!   and migrated one (`Postgres::image`): no `initdb`, no init scripts;
+//!   and migrated one (`Postgres::image`, data in the container's layer, as a snapshot
+//!   needs): no `initdb`, no init scripts;
 //! - `shared + fresh db`: `DatabaseTemplate::database()` on a running shared server
 //!   (`CREATE DATABASE ... TEMPLATE ...`) and a connection to it.
 //!
@@ -30,7 +31,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use testdock::bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use testdock::bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
 use testdock::bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
 };
@@ -91,6 +92,7 @@ async fn bench(docker: Docker) -> Result<()> {
     println!("image {image} ready in {:?}", started.elapsed());
     Postgres::default().start().await?.remove().await?;
     let seeded = Postgres::default()
+        .keep_data_in_layer()
         .init_sql(MIGRATIONS.join(";\n"))
         .start()
         .await?;
@@ -121,6 +123,7 @@ async fn bench(docker: Docker) -> Result<()> {
                 }
                 2 => {
                     let pg = Postgres::default()
+                        .keep_data_in_layer()
                         .image(LocalImage::new(&snapshot))
                         .start()
                         .await?;
@@ -211,7 +214,7 @@ async fn raw_ready(docker: &Docker, image: &str) -> Result<()> {
             [
                 "POSTGRES_PASSWORD=postgres",
                 "POSTGRES_INITDB_ARGS=--encoding=UTF8 --locale=C --no-sync",
-                "PGDATA=/var/lib/postgresql/testdock",
+                "PGDATA=/var/lib/postgresql/tmpfs/data",
             ]
             .map(String::from)
             .to_vec(),
@@ -219,6 +222,11 @@ async fn raw_ready(docker: &Docker, image: &str) -> Result<()> {
         labels: Some(raw::labels("bench::services::raw")),
         exposed_ports: Some(vec!["5432/tcp".to_owned()]),
         host_config: Some(HostConfig {
+            mounts: Some(vec![Mount {
+                typ: Some(MountType::TMPFS),
+                target: Some("/var/lib/postgresql/tmpfs".to_owned()),
+                ..Default::default()
+            }]),
             port_bindings: Some(
                 [(
                     "5432/tcp".to_owned(),

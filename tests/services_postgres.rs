@@ -211,3 +211,50 @@ fn a_server_by_type_alone_goes_with_its_test() {
         .unwrap()
         .block_on(common::assert_nothing_left(id));
 }
+
+#[tokio::test]
+async fn a_snapshot_of_a_seeded_server_starts_with_its_data() {
+    let seeded = Postgres::default()
+        .keep_data_in_layer()
+        .init_sql("CREATE TABLE t (x int); INSERT INTO t VALUES (42);")
+        .start()
+        .await
+        .unwrap();
+    seeded.container().stop().await.unwrap();
+    let tag = common::unique();
+    let snapshot = seeded
+        .container()
+        .commit("testdock-test/pg-seeded", &tag, &[])
+        .await
+        .unwrap();
+    seeded.remove().await.unwrap();
+    let pg = Postgres::default()
+        .keep_data_in_layer()
+        .image(testdock::LocalImage::new(format!(
+            "testdock-test/pg-seeded:{tag}"
+        )))
+        .start()
+        .await
+        .unwrap();
+    let x: i32 = pg
+        .connect()
+        .await
+        .unwrap()
+        .query_one("SELECT x FROM t", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let logs = pg.container().logs().await.unwrap();
+    let logs = format!("{}{}", logs.stdout, logs.stderr);
+    pg.remove().await.unwrap();
+    testdock::remove_image(&format!("testdock-test/pg-seeded:{tag}"))
+        .await
+        .unwrap();
+    common::assert_nothing_left(&common::this_test()).await;
+    assert!(!snapshot.is_empty());
+    assert_eq!(x, 42);
+    assert!(
+        !logs.contains("creating subdirectories"),
+        "no initdb from a snapshot: {logs}"
+    );
+}

@@ -61,9 +61,15 @@ use crate::spec::ContainerSpec;
 /// The port PostgreSQL listens on in its container.
 pub const PORT: u16 = 5432;
 
-/// Where the server keeps its data in the container: in the container's own layer (not
-/// the official image's volume), so that [`Container::commit`](crate::Container::commit) snapshots hold it.
-const PGDATA: &str = "/var/lib/postgresql/testdock";
+/// Where the server keeps its data by default: a tmpfs (PostgreSQL's many small files,
+/// created and removed with each database, are slow on an overlay filesystem).
+const TMPFS: &str = "/var/lib/postgresql/tmpfs";
+const PGDATA_TMPFS: &str = "/var/lib/postgresql/tmpfs/data";
+
+/// Where it keeps them with [`Postgres::keep_data_in_layer`]: in the container's own
+/// layer (not the official image's volume), so that
+/// [`Container::commit`](crate::Container::commit) snapshots hold them.
+const PGDATA_LAYER: &str = "/var/lib/postgresql/testdock";
 
 /// The server [`TestDatabase`] arguments (and [`DatabaseTemplate`]s made on it) use:
 /// `Postgres::default()`, shared by the run.
@@ -91,6 +97,7 @@ pub struct Postgres {
     source: Option<ServiceSource>,
     registry: Option<String>,
     image: Option<ImageSource>,
+    data_in_layer: bool,
     user: String,
     password: String,
     database: String,
@@ -108,6 +115,7 @@ impl Default for Postgres {
             source: None,
             registry: None,
             image: None,
+            data_in_layer: false,
             user: "postgres".to_owned(),
             password: "postgres".to_owned(),
             database: "postgres".to_owned(),
@@ -144,21 +152,40 @@ impl Postgres {
 
     /// Starts from `image` instead of choosing one: an image that honours the official
     /// image's contract, such as a [`Container::commit`](crate::Container::commit) snapshot of a server that was
-    /// initialised and migrated once (stop it first, so the snapshot is clean): a
-    /// container of the snapshot skips `initdb` and the init scripts. The user,
-    /// password and database must be the snapshot's.
+    /// initialised and migrated once with [`keep_data_in_layer`](Self::keep_data_in_layer)
+    /// (and stopped, so the snapshot is clean): a container of the snapshot skips
+    /// `initdb` and the init scripts. The user, password, database and
+    /// `keep_data_in_layer` must be the snapshot's.
     ///
     /// ```no_run
     /// # use testdock::services::postgres::Postgres;
     /// # async fn demo() -> testdock::Result<()> {
-    /// let seeded = Postgres::default().init_sql("CREATE TABLE t (x int)").start().await?;
+    /// let seeded = Postgres::default()
+    ///     .keep_data_in_layer()
+    ///     .init_sql("CREATE TABLE t (x int)")
+    ///     .start()
+    ///     .await?;
     /// seeded.container().stop().await?;
     /// let snapshot = seeded.container().commit("myapp/pg-seeded", "v1", &[]).await?;
-    /// let pg = Postgres::default().image(testdock::LocalImage::new("myapp/pg-seeded:v1")).start().await?;
+    /// let pg = Postgres::default()
+    ///     .keep_data_in_layer()
+    ///     .image(testdock::LocalImage::new("myapp/pg-seeded:v1"))
+    ///     .start()
+    ///     .await?;
     /// # let _ = (snapshot, pg); Ok(()) }
     /// ```
     pub fn image(mut self, image: impl Into<ImageSource>) -> Self {
         self.image = Some(image.into());
+        self
+    }
+
+    /// Keeps the data directory in the container's filesystem instead of a tmpfs, so
+    /// that a [`Container::commit`](crate::Container::commit) snapshot holds the
+    /// databases (and a server started from the snapshot finds them). Slower: creating
+    /// and dropping databases touches hundreds of files, which an overlay filesystem
+    /// handles much more slowly than memory.
+    pub fn keep_data_in_layer(mut self) -> Self {
+        self.data_in_layer = true;
         self
     }
 
@@ -271,7 +298,11 @@ impl Postgres {
             );
             InjectFile::from_bytes(file, sql.clone().into_bytes()).mode(0o644)
         });
-        Ok(ContainerSpec::new(image)
+        let spec = match self.data_in_layer {
+            true => ContainerSpec::new(image),
+            false => ContainerSpec::new(image).tmpfs(TMPFS, None),
+        };
+        Ok(spec
             .name_prefix("testdock-postgres")
             .env("POSTGRES_USER", &self.user)
             .env("POSTGRES_PASSWORD", &self.password)
@@ -281,7 +312,14 @@ impl Postgres {
                 "POSTGRES_INITDB_ARGS",
                 "--encoding=UTF8 --locale=C --no-sync",
             )
-            .env("PGDATA", PGDATA)
+            .env(
+                "PGDATA",
+                if self.data_in_layer {
+                    PGDATA_LAYER
+                } else {
+                    PGDATA_TMPFS
+                },
+            )
             .file(
                 InjectFile::from_bytes(conf::CONF_PATH, conf::postgresql_conf(&self.settings))
                     .mode(0o644),
