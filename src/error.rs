@@ -268,11 +268,12 @@ pub enum Error {
 
     /// No image could be had for a service ([`crate::services`]): each image source that
     /// was tried, why it did not work and how to make it work. Nothing was created.
-    #[error("no image for {service} (TESTDOCK_SERVICES={choice}); tried:\n{}", list_tried(.tried))]
+    #[error("no image for {service} (source `{choice}`); tried:\n{}", list_tried(.tried))]
     ServiceUnavailable {
         /// The service and version (`PostgreSQL 16`).
         service: String,
-        /// The source choice in effect (`auto`, `host` or `registry`).
+        /// The source in effect (`auto`, `host` or `registry`: the builder's, else
+        /// `TESTDOCK_SERVICES`).
         choice: String,
         /// Each source tried, in order: what, why it failed, and the fix.
         tried: Vec<String>,

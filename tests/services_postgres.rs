@@ -185,7 +185,8 @@ async fn an_unknown_version_says_what_was_tried_and_how_to_fix_each() {
         assert!(text.contains(expected), "{expected:?} in {text}");
     }
     let text = host.to_string();
-    assert!(text.contains("TESTDOCK_SERVICES=host"), "{text}");
+    assert!(text.contains("(source `host`)"), "{text}");
+    assert!(text.contains("TESTDOCK_SERVICES=registry"), "{text}");
     assert!(text.contains("apt-get install postgresql-99"), "{text}");
     assert!(!text.contains("pulling"), "host only: {text}");
 }

@@ -148,7 +148,11 @@ impl ImageChoice {
             ServiceSource::Registry => return Ok(RegistryImage::new(&self.registry).into()),
             ServiceSource::Host => match self.host_image() {
                 Ok(image) => return Ok(image),
-                Err(why) => tried.push(why),
+                Err(why) => tried.push(format!(
+                    "{why}; or run the official image `{}` instead: `TESTDOCK_SERVICES=registry` \
+                     (or `auto`), or `.source(ServiceSource::Registry)` on the builder",
+                    self.registry
+                )),
             },
             ServiceSource::Auto => {
                 let docker = crate::docker::daemon().await?.client();
