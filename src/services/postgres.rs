@@ -298,9 +298,10 @@ impl Postgres {
             );
             InjectFile::from_bytes(file, sql.clone().into_bytes()).mode(0o644)
         });
-        let spec = match self.data_in_layer {
-            true => ContainerSpec::new(image),
-            false => ContainerSpec::new(image).tmpfs(TMPFS, None),
+        let (spec, pgdata) = if self.data_in_layer {
+            (ContainerSpec::new(image), PGDATA_LAYER)
+        } else {
+            (ContainerSpec::new(image).tmpfs(TMPFS, None), PGDATA_TMPFS)
         };
         Ok(spec
             .name_prefix("testdock-postgres")
@@ -312,14 +313,7 @@ impl Postgres {
                 "POSTGRES_INITDB_ARGS",
                 "--encoding=UTF8 --locale=C --no-sync",
             )
-            .env(
-                "PGDATA",
-                if self.data_in_layer {
-                    PGDATA_LAYER
-                } else {
-                    PGDATA_TMPFS
-                },
-            )
+            .env("PGDATA", pgdata)
             .file(
                 InjectFile::from_bytes(conf::CONF_PATH, conf::postgresql_conf(&self.settings))
                     .mode(0o644),
