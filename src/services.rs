@@ -58,8 +58,9 @@
 //! host binaries, with [`HostImage::user_account`](crate::HostImage::user_account) for
 //! programs that run as a user of their own), a readiness probe in its own protocol
 //! ([`exchange_probe`] for text protocols, [`Probe::custom`](crate::Probe::custom)
-//! otherwise), and [`start`], [`start_for_test`] and [`SharedService`] for the three
-//! ways to run it.
+//! otherwise), [`start`], [`start_for_test`] and [`SharedService`] for the three
+//! ways to run it, and [`spawn_cleanup`] for a per-test handle that undoes its part of
+//! a shared server when dropped.
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -69,7 +70,7 @@ mod service;
 mod source;
 
 pub use ready::{exchange, exchange_probe};
-pub use service::{start, start_for_test, Service, ServiceContainer, SharedService};
+pub use service::{spawn_cleanup, start, start_for_test, Service, ServiceContainer, SharedService};
 pub use source::{ImageChoice, ServiceSource, SOURCE_ENV};
 
 /// Percent-encodes all but RFC 3986's unreserved characters (for URLs' user info).

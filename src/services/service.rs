@@ -109,6 +109,31 @@ pub async fn start_for_test<S: Service>(service: S, ctx: &TestContext) -> Result
     service.server(ServiceContainer::Owned(Box::new(container)))
 }
 
+/// Runs `cleanup` on testdock's background teardown thread and returns at once: what
+/// a `Drop` that must undo something inside a service calls (drop a test's database,
+/// flush its keys), since `Drop` cannot `.await` and may run on no runtime, or on one
+/// that is shutting down. If the process ends first the cleanup is lost: undo only
+/// what the server's own removal at the end of the run would remove anyway.
+///
+/// ```no_run
+/// struct TestKeys { prefix: String }
+///
+/// impl Drop for TestKeys {
+///     fn drop(&mut self) {
+///         let prefix = std::mem::take(&mut self.prefix);
+///         testdock::services::spawn_cleanup(async move {
+///             // ... delete the keys under `prefix` ...
+///             # let _ = prefix;
+///         });
+///     }
+/// }
+/// ```
+pub fn spawn_cleanup(cleanup: impl Future<Output = ()> + Send + 'static) {
+    if let Err(e) = crate::cleanup::spawn_detached(cleanup) {
+        tracing::warn!(error = %e, "cannot start the teardown thread: a service cleanup is skipped");
+    }
+}
+
 /// A service shared by the tests of a run, declared in a `static`: started by the
 /// first [`get`](Self::get), with the same lifecycle as a [`Shared`](crate::shared::Shared)
 /// container (one per test binary under `cargo test`, one per session under nextest,

@@ -9,6 +9,7 @@ use super::{Postgres, PostgresServer, SHARED};
 use crate::error::{Error, Result};
 use crate::runner::{Fixture, TestContext};
 use crate::services::SharedService;
+use crate::shared::unique_name;
 
 /// A template database on a shared server, migrated once, that each test copies.
 /// Declare it in a `static`; take its databases with `#[from(...)]`.
@@ -170,11 +171,7 @@ impl TestDatabase {
         server: &'static PostgresServer,
         template: Option<&str>,
     ) -> Result<TestDatabase> {
-        let name = format!(
-            "test_{}_{}",
-            identifier_safe(&test_name(), 30),
-            crate::labels::random_hex(8)
-        );
+        let name = unique_name(&format!("test_{}", identifier_safe(&test_name(), 30)));
         let admin = server.connect_to("postgres").await?;
         let from = template
             .map(|t| format!(" TEMPLATE \"{t}\""))
@@ -231,9 +228,7 @@ impl Drop for TestDatabase {
                 tracing::warn!(database = %name, error = %describe(&e), "could not drop the test database");
             }
         };
-        if let Err(e) = crate::cleanup::spawn_detached(drop_it) {
-            tracing::warn!(error = %e, "cannot drop the test database in the background");
-        }
+        crate::services::spawn_cleanup(drop_it);
     }
 }
 

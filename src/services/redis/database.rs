@@ -79,9 +79,7 @@ impl Drop for TestRedis {
                 tracing::warn!(db = %db, error = %e, "could not flush the test's Redis database");
             }
         };
-        if let Err(e) = crate::cleanup::spawn_detached(flush) {
-            tracing::warn!(error = %e, "cannot flush the test's Redis database in the background");
-        }
+        crate::services::spawn_cleanup(flush);
     }
 }
 
