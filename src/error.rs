@@ -266,6 +266,36 @@ pub enum Error {
         error: std::io::Error,
     },
 
+    /// No image could be had for a service ([`crate::services`]): each image source that
+    /// was tried, why it did not work and how to make it work. Nothing was created.
+    #[error("no image for {service} (source `{choice}`); tried:\n{}", list_tried(.tried))]
+    ServiceUnavailable {
+        /// The service and version (`PostgreSQL 16`).
+        service: String,
+        /// The source in effect (`auto`, `host` or `registry`: the builder's, else
+        /// `TESTDOCK_SERVICES`).
+        choice: String,
+        /// Each source tried, in order: what, why it failed, and the fix.
+        tried: Vec<String>,
+    },
+
+    /// A service's own step failed once its container ran: a query to create a
+    /// per-test database, a migration, a client that could not connect.
+    #[error("{action} failed for {service} in container `{container}`: {message}{}", logs_suffix(.logs))]
+    Service {
+        /// The service (`PostgreSQL`, `Redis`).
+        service: String,
+        /// The container's name.
+        container: String,
+        /// What was being done (`creating database test_1f2e`, `running migration 2`).
+        action: String,
+        /// Why it failed: the server's or client's error, as text (with the failing
+        /// statement where there is one).
+        message: String,
+        /// The container's last log lines, where they say more.
+        logs: Option<LogTail>,
+    },
+
     /// Listing or removing testdock's labelled resources failed: a test's teardown by
     /// label, a reaper, the stale sweep, `ps` or `prune`.
     #[error("cannot {action} {resource}")]
@@ -299,6 +329,14 @@ fn list_attempts(attempts: &[Attempt]) -> String {
                 a.candidate.endpoint, a.candidate.origin, a.failure
             )
         })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn list_tried(tried: &[String]) -> String {
+    tried
+        .iter()
+        .map(|t| format!("  - {t}"))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -420,7 +458,8 @@ impl Error {
             | Error::Exited { container, .. }
             | Error::Timeout { container, .. }
             | Error::ProbeFailed { container, .. }
-            | Error::ExecFailed { container, .. } => Some(container),
+            | Error::ExecFailed { container, .. }
+            | Error::Service { container, .. } => Some(container),
             _ => None,
         }
     }
@@ -428,7 +467,7 @@ impl Error {
     /// The container's last log lines, if this error carries them.
     pub fn logs(&self) -> Option<&LogTail> {
         match self {
-            Error::Docker { logs, .. } => logs.as_ref(),
+            Error::Docker { logs, .. } | Error::Service { logs, .. } => logs.as_ref(),
             Error::Exited { logs, .. }
             | Error::Timeout { logs, .. }
             | Error::ProbeFailed { logs, .. } => Some(logs),

@@ -51,7 +51,14 @@
 //! | [`Container::wait`], [`ContainerSpec::run`], [`Container::stats`] | run to completion (exit code + logs), resource usage |
 //! | [`ExecOutput::check`] | a command's non-zero exit as an error naming the command, the code and its output |
 //! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
+//! | [`services`] | PostgreSQL and Redis in one line (test argument, fixture, or shared by the run with a fresh database per test), from the official image or host binaries; [`services::Service`] for your own |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `postgres` | on | [`services::postgres`]: PostgreSQL as a service (pulls in `tokio-postgres`) |
 //!
 //! ## Teardown
 //!
@@ -167,6 +174,7 @@
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
 //! | `TESTDOCK_REUSE` | `1`: [`shared::Shared`] containers outlive the run and the next run with the same spec adopts them (ignored when `CI` is set; see [`shared`]) |
 //! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
+//! | `TESTDOCK_SERVICES` | `auto`, `host` or `registry`: where [`services`] get their images (see [`services::ServiceSource`]) |
 //! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |
 
 // `unsafe` is denied everywhere but in the reaper's constructor (src/cleanup/reaper.rs).
@@ -197,6 +205,7 @@ mod resource;
 mod resource_kind;
 mod run;
 pub mod runner;
+pub mod services;
 pub mod shared;
 mod spec;
 pub mod timeouts;

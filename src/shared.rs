@@ -150,21 +150,32 @@ impl Shared {
     }
 
     async fn start(&self) -> Result<Container> {
-        let mut spec = (self.make)().test_id(format!("shared::{}", self.key));
-        if self.reusable && reuse::enabled() {
-            return reuse::start(self.key, spec).await;
-        }
-        let (scope, owner) = match labels::session_owner_id() {
-            Some(session_owner) if process_per_test() => (labels::session_id(), session_owner),
-            _ => (labels::owner_id(), labels::owner_id()),
-        };
-        spec.sharing = Some(Sharing {
-            name: shared_name(scope, self.key),
-            key: self.key.to_owned(),
-            holder: Holder::Owner(owner.to_owned()),
-        });
-        spec.start().await
+        start_shared(self.key, (self.make)(), self.reusable).await
     }
+}
+
+/// Starts `spec` as the shared container `key` of this run (or finds it, under nextest):
+/// what [`Shared::get`] does once, and what other shared fixtures built on a spec (the
+/// servers of [`crate::services`]) do, so that they share one lifecycle.
+pub(crate) async fn start_shared(
+    key: &str,
+    spec: ContainerSpec,
+    reusable: bool,
+) -> Result<Container> {
+    let mut spec = spec.test_id(format!("shared::{key}"));
+    if reusable && reuse::enabled() {
+        return reuse::start(key, spec).await;
+    }
+    let (scope, owner) = match labels::session_owner_id() {
+        Some(session_owner) if process_per_test() => (labels::session_id(), session_owner),
+        _ => (labels::owner_id(), labels::owner_id()),
+    };
+    spec.sharing = Some(Sharing {
+        name: shared_name(scope, key),
+        key: key.to_owned(),
+        holder: Holder::Owner(owner.to_owned()),
+    });
+    spec.start().await
 }
 
 /// The fixed container name of `key` within `scope` (a session or a process).

@@ -51,7 +51,16 @@ pub struct HostImage {
     binaries: Vec<(PathBuf, String)>,
     files: Vec<InjectFile>,
     symlinks: Vec<(String, String)>,
+    accounts: Vec<Account>,
     config: super::config::ImageConfig,
+}
+
+/// A user of the image, with a group of the same name and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Account {
+    name: String,
+    id: u32,
+    home: String,
 }
 
 impl HostImage {
@@ -88,6 +97,37 @@ impl HostImage {
     /// Adds a symbolic link at `link` pointing to `target` (e.g. busybox applets).
     pub fn symlink(mut self, link: impl Into<String>, target: impl Into<String>) -> Self {
         self.symlinks.push((link.into(), target.into()));
+        self
+    }
+
+    /// Adds the user `name` with uid and gid `id` and home `home` to `/etc/passwd`, its
+    /// group to `/etc/group`, and an `/etc/nsswitch.conf` that reads both from these
+    /// files: what a program that looks its own user up (`getpwuid`: PostgreSQL's
+    /// `initdb`, OpenSSH, ...) needs to run as a non-root uid. Run as it with
+    /// [`default_user`](Self::default_user) or
+    /// [`ContainerSpec::user`](crate::ContainerSpec::user).
+    ///
+    /// ```
+    /// use testdock::{HostImage, InjectFile};
+    /// let image = HostImage::new()
+    ///     .binary("/bin/sh")
+    ///     .user_account("app", 999, "/var/lib/app")
+    ///     // A home only the user may enter.
+    ///     .file(InjectFile::dir("/var/lib/app").mode(0o700).owner(999, 999))
+    ///     .default_user("app");
+    /// # let _ = image;
+    /// ```
+    pub fn user_account(
+        mut self,
+        name: impl Into<String>,
+        id: u32,
+        home: impl Into<String>,
+    ) -> Self {
+        self.accounts.push(Account {
+            name: name.into(),
+            id,
+            home: home.into(),
+        });
         self
     }
 
@@ -134,10 +174,10 @@ impl HostImage {
         let mut tar = TarWriter::new(0);
         tar.dir("tmp", 0o1777, 0, 0).map_err(archive_err("/tmp"))?;
         tar.dir("etc", 0o755, 0, 0).map_err(archive_err("/etc"))?;
-        tar.file("etc/passwd", PASSWD, 0o644, 0, 0)
-            .map_err(archive_err("/etc/passwd"))?;
-        tar.file("etc/group", GROUP, 0o644, 0, 0)
-            .map_err(archive_err("/etc/group"))?;
+        for (path, content) in self.account_files() {
+            tar.file(&path[1..], &content, 0o644, 0, 0)
+                .map_err(archive_err(path))?;
+        }
 
         let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
         for (host, at) in &self.binaries {
@@ -258,8 +298,10 @@ impl HostImage {
             "testdock host image v1 ",
             env!("CARGO_PKG_VERSION")
         ));
-        f.add(PASSWD);
-        f.add(GROUP);
+        for (path, content) in self.account_files() {
+            f.add(path);
+            f.add(content);
+        }
         let mut written = std::collections::BTreeMap::<String, PathBuf>::new();
         for (host, at) in &self.binaries {
             let closure = closure(&mut store, host).ok()?;
@@ -361,6 +403,28 @@ impl HostImage {
     }
 }
 
+impl HostImage {
+    /// `/etc/passwd` and `/etc/group` (root, nobody and the added accounts), and with
+    /// accounts added an `/etc/nsswitch.conf` reading them from files.
+    fn account_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let mut passwd = PASSWD.to_vec();
+        let mut group = GROUP.to_vec();
+        for Account { name, id, home } in &self.accounts {
+            passwd.extend(format!("{name}:x:{id}:{id}:{name}:{home}:/bin/false\n").bytes());
+            group.extend(format!("{name}:x:{id}:\n").bytes());
+        }
+        let mut files = vec![("/etc/passwd", passwd), ("/etc/group", group)];
+        if !self.accounts.is_empty() {
+            files.push(("/etc/nsswitch.conf", NSSWITCH.to_vec()));
+        }
+        files
+    }
+}
+
+/// Users and groups from the files above; hosts from `/etc/hosts` (which Docker
+/// writes), then DNS.
+const NSSWITCH: &[u8] = b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n";
+
 const PASSWD: &[u8] =
     b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
 const GROUP: &[u8] = b"root:x:0:\nnogroup:x:65534:\n";
@@ -401,6 +465,26 @@ mod tests {
         assert!(changes.contains(&"ENTRYPOINT [\"/bin/sh\",\"-c\"]".to_owned()));
         assert!(changes.contains(&"ENV A=\"b c\"".to_owned()));
         assert!(changes.contains(&"USER nobody".to_owned()));
+    }
+
+    #[test]
+    fn accounts_go_to_passwd_group_and_nsswitch() {
+        let plain = HostImage::new().rootfs().unwrap();
+        let plain = read_entries(&plain).unwrap();
+        assert!(!plain.iter().any(|e| e.path == "etc/nsswitch.conf"));
+        let tar = HostImage::new()
+            .user_account("postgres", 999, "/var/lib/postgresql")
+            .rootfs()
+            .unwrap();
+        let entries = read_entries(&tar).unwrap();
+        let text = |path: &str| {
+            let entry = entries.iter().find(|e| e.path == path).unwrap();
+            String::from_utf8(entry.data.clone()).unwrap()
+        };
+        assert!(text("etc/passwd").contains("\npostgres:x:999:999:postgres:/var/lib/postgresql:"));
+        assert!(text("etc/passwd").starts_with("root:x:0:0:"));
+        assert!(text("etc/group").ends_with("postgres:x:999:\n"));
+        assert!(text("etc/nsswitch.conf").contains("passwd: files"));
     }
 
     #[test]

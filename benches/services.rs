@@ -1,0 +1,353 @@
+//! Services benchmark: what a test that needs PostgreSQL waits for, and what a suite of
+//! such tests takes, per-test servers against a shared server with a database per test.
+//!
+//! **Time to a ready PostgreSQL** (the default config, from the host's binaries unless
+//! `TESTDOCK_SERVICES` says otherwise), each variant `TESTDOCK_BENCH_ITERATIONS` times
+//! (default 5), interleaved:
+//!
+//! - `raw bollard`: the floor: create + start of the same image with the same
+//!   environment and data tmpfs (settings as `-c` arguments instead of injected files), then
+//!   `SELECT 1` polled every 5 ms over the published port;
+//! - `per-test server`: `Postgres::default().start()` (ready = `SELECT 1` answers);
+//! - `snapshot`: a server started from a `Container::commit` of a stopped, initialised
+//!   and migrated one (`Postgres::image`, data in the container's layer, as a snapshot
+//!   needs): no `initdb`, no init scripts;
+//! - `shared + fresh db`: `DatabaseTemplate::database()` on a running shared server
+//!   (`CREATE DATABASE ... TEMPLATE ...`) and a connection to it.
+//!
+//! **A suite of 16 tests**, 2 at a time (as `cargo test` runs them on 2 cores), each
+//! creating a table, writing and reading a row: with a server per test, or with one
+//! shared server (started in the suite, as a real run pays for it) and a fresh database
+//! per test. 2 rounds each, interleaved. Target: the shared suite at least 5× faster.
+//!
+//! At the end nothing of this process may remain but the shared servers (removed
+//! here); the snapshot image is removed. Run with `cargo bench --bench services`
+//! (about 3 minutes). The exit code is non-zero only when the bench could not run or
+//! left something behind, not when a target is missed.
+
+mod support;
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use testdock::bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
+use testdock::bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
+};
+use testdock::bollard::Docker;
+use testdock::services::postgres::{DatabaseTemplate, Postgres};
+use testdock::services::{Service, SharedService};
+use testdock::{labels, LocalImage};
+
+use support::leaks::{label_filter, sweep};
+use support::run::{alternate, iterations, smoke_note};
+use support::stats::{median, ms, p90, ratio};
+use support::table::{Table, Targets};
+use support::{raw, run, Result};
+
+const TESTS: usize = 16;
+const PARALLEL: usize = 2;
+const ROUNDS: usize = 2;
+const MIN_SPEEDUP: f64 = 5.0;
+const SNAPSHOT: &str = "testdock-bench/pg-snapshot";
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE accounts (id serial PRIMARY KEY, owner text NOT NULL, balance int NOT NULL)",
+    "CREATE INDEX ON accounts (owner)",
+    "INSERT INTO accounts (owner, balance) SELECT 'seed' || g, g FROM generate_series(1, 100) g",
+];
+
+static READY_SERVER: SharedService<Postgres> =
+    SharedService::new("bench-pg-ready", Postgres::default);
+static READY_DB: DatabaseTemplate = DatabaseTemplate::new(&READY_SERVER, "bench", MIGRATIONS);
+static SUITE_1: SharedService<Postgres> = SharedService::new("bench-pg-suite-1", Postgres::default);
+static SUITE_2: SharedService<Postgres> = SharedService::new("bench-pg-suite-2", Postgres::default);
+static SUITE_DB: [DatabaseTemplate; ROUNDS] = [
+    DatabaseTemplate::new(&SUITE_1, "bench", MIGRATIONS),
+    DatabaseTemplate::new(&SUITE_2, "bench", MIGRATIONS),
+];
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Some(daemon) = run::connect("services").await else {
+        return ExitCode::FAILURE;
+    };
+    let docker = daemon.client().clone();
+    let outcome = run::guarded(bench(docker.clone())).await;
+    let completed = run::completed("services", outcome);
+    let _ = testdock::remove_image(&format!("{SNAPSHOT}:{}", labels::owner_id())).await;
+    let clean = leak_check(&docker).await.unwrap_or_else(|e| {
+        eprintln!("bench services: the leak check failed: {e}");
+        false
+    });
+    run::exit_code(completed && clean)
+}
+
+async fn bench(docker: Docker) -> Result<()> {
+    let n = iterations(5)?;
+    // Warm-up, not counted: the image, one server, the snapshot.
+    let started = Instant::now();
+    let spec = Postgres::default().spec().await?;
+    let image = spec.image().prepare().await?.reference;
+    println!("image {image} ready in {:?}", started.elapsed());
+    Postgres::default().start().await?.remove().await?;
+    let seeded = Postgres::default()
+        .keep_data_in_layer()
+        .init_sql(MIGRATIONS.join(";\n"))
+        .start()
+        .await?;
+    seeded.container().stop().await?;
+    let tag = labels::owner_id();
+    seeded.container().commit(SNAPSHOT, tag, &[]).await?;
+    seeded.remove().await?;
+    let snapshot = format!("{SNAPSHOT}:{tag}");
+    READY_DB.database().await?;
+
+    let names = [
+        "raw bollard",
+        "per-test server",
+        "snapshot",
+        "shared + fresh db",
+    ];
+    let mut ready: [Vec<Duration>; 4] = Default::default();
+    for round in 0..n {
+        for v in alternate([0, 1, 2, 3], round) {
+            let started = Instant::now();
+            match v {
+                0 => raw_ready(&docker, &image).await?,
+                1 => {
+                    let pg = Postgres::default().start().await?;
+                    ready[v].push(started.elapsed());
+                    pg.remove().await?;
+                    continue;
+                }
+                2 => {
+                    let pg = Postgres::default()
+                        .keep_data_in_layer()
+                        .image(LocalImage::new(&snapshot))
+                        .start()
+                        .await?;
+                    ready[v].push(started.elapsed());
+                    let rows = pg
+                        .connect()
+                        .await?
+                        .query("SELECT 1 FROM accounts", &[])
+                        .await?;
+                    assert_eq!(rows.len(), 100, "the snapshot holds the migrated data");
+                    pg.remove().await?;
+                    continue;
+                }
+                _ => {
+                    let db = READY_DB.database().await?;
+                    db.connect().await?;
+                }
+            }
+            ready[v].push(started.elapsed());
+        }
+    }
+    let table = Table::print_header(&[
+        ("time to a ready PostgreSQL", 26),
+        ("median ms", 10),
+        ("p90 ms", 9),
+    ]);
+    for (name, samples) in names.iter().zip(&ready) {
+        table.row([
+            name.to_string(),
+            format!("{:.0}", ms(median(samples))),
+            format!("{:.0}", ms(p90(samples))),
+        ]);
+    }
+    println!("({n} each{})\n", smoke_note(n, 5));
+
+    let mut suites: [Vec<Duration>; 2] = Default::default();
+    for (round, template) in SUITE_DB.iter().enumerate() {
+        for shared in alternate([false, true], round) {
+            let started = Instant::now();
+            suite(shared.then_some(template)).await?;
+            suites[usize::from(shared)].push(started.elapsed());
+        }
+    }
+    let table = Table::print_header(&[
+        ("suite of 16 tests, 2 at a time", 30),
+        ("median s", 9),
+        ("per test ms", 12),
+    ]);
+    for (name, samples) in ["server per test", "shared server + fresh db"]
+        .iter()
+        .zip(&suites)
+    {
+        let per_test = median(samples) / TESTS as u32;
+        table.row([
+            name.to_string(),
+            format!("{:.1}", median(samples).as_secs_f64()),
+            format!("{:.0}", ms(per_test)),
+        ]);
+    }
+    let speedup = ratio(median(&suites[0]), median(&suites[1]));
+    let mut targets = Targets::begin();
+    targets.check(
+        speedup >= MIN_SPEEDUP,
+        format!("shared server + fresh db suite {speedup:.1}x faster than a server per test (target >= {MIN_SPEEDUP}x)"),
+    );
+    targets.end();
+    Ok(())
+}
+
+/// The floor: the same image, created and started with bollard, until `SELECT 1`
+/// answers; then removed.
+async fn raw_ready(docker: &Docker, image: &str) -> Result<()> {
+    let name = format!("testdock-bench-raw-{}", labels::owner_id());
+    let mut cmd = vec!["postgres".to_owned()];
+    for setting in [
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+        "jit=off",
+        "listen_addresses=*",
+    ] {
+        cmd.extend(["-c".to_owned(), setting.to_owned()]);
+    }
+    let body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        cmd: Some(cmd),
+        env: Some(
+            [
+                "POSTGRES_PASSWORD=postgres",
+                "POSTGRES_INITDB_ARGS=--encoding=UTF8 --locale=C --no-sync",
+                "PGDATA=/var/lib/postgresql/tmpfs/data",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ),
+        labels: Some(raw::labels("bench::services::raw")),
+        exposed_ports: Some(vec!["5432/tcp".to_owned()]),
+        host_config: Some(HostConfig {
+            mounts: Some(vec![Mount {
+                typ: Some(MountType::TMPFS),
+                target: Some("/var/lib/postgresql/tmpfs".to_owned()),
+                ..Default::default()
+            }]),
+            port_bindings: Some(
+                [(
+                    "5432/tcp".to_owned(),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: None,
+                    }]),
+                )]
+                .into(),
+            ),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptionsBuilder::default().name(&name).build();
+    let id = docker.create_container(Some(options), body).await?.id;
+    let ready = async {
+        docker.start_container(&id, None).await?;
+        let inspect = docker.inspect_container(&id, None).await?;
+        let port = inspect
+            .network_settings
+            .and_then(|n| n.ports)
+            .and_then(|p| p.get("5432/tcp").cloned().flatten())
+            .and_then(|b| b.first()?.host_port.clone())
+            .ok_or("no published port")?;
+        let conn =
+            format!("host=127.0.0.1 port={port} user=postgres password=postgres dbname=postgres");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((client, connection)) =
+                tokio_postgres::connect(&conn, tokio_postgres::NoTls).await
+            {
+                tokio::spawn(connection);
+                if client.simple_query("SELECT 1").await.is_ok() {
+                    return Ok::<_, support::BoxError>(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("the raw server never answered".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    .await;
+    docker
+        .remove_container(&id, Some(raw::force_remove()))
+        .await?;
+    ready
+}
+
+/// 16 tests, 2 at a time: each gets PostgreSQL (a server of its own, or a fresh
+/// database from `template`), creates a table, writes and reads a row.
+async fn suite(template: Option<&'static DatabaseTemplate>) -> Result<()> {
+    let started = Instant::now();
+    let results: Vec<Result<()>> = futures::stream::iter(0..TESTS)
+        .map(|i| async move {
+            if i == PARALLEL {
+                // The first tests are done: the server and template are there.
+                println!(
+                    "  ({} first {PARALLEL} tests done after {:?})",
+                    if template.is_some() {
+                        "shared:"
+                    } else {
+                        "per-test:"
+                    },
+                    started.elapsed()
+                );
+            }
+            let body = |client: tokio_postgres::Client| async move {
+                client.batch_execute("CREATE TABLE t (x int)").await?;
+                client
+                    .execute("INSERT INTO t VALUES ($1)", &[&(i as i32)])
+                    .await?;
+                let x: i32 = client.query_one("SELECT x FROM t", &[]).await?.get(0);
+                assert_eq!(x, i as i32);
+                Ok::<_, support::BoxError>(())
+            };
+            match template {
+                Some(template) => {
+                    let db = template.database().await?;
+                    body(db.connect().await?).await
+                }
+                None => {
+                    let pg = Postgres::default().start().await?;
+                    body(pg.connect().await?).await?;
+                    Ok(pg.remove().await?)
+                }
+            }
+        })
+        .buffer_unordered(PARALLEL)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// Removes what this process still has; only the shared servers may be there.
+async fn leak_check(docker: &Docker) -> Result<bool> {
+    let filter = label_filter(format!("{}={}", labels::OWNER, labels::owner_id()));
+    let listed = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filter)
+                .build(),
+        ))
+        .await?;
+    let leaks: Vec<String> = listed
+        .iter()
+        .filter(|c| {
+            !c.labels
+                .as_ref()
+                .and_then(|l| l.get(labels::TEST))
+                .is_some_and(|t| t.starts_with("shared::"))
+        })
+        .map(|c| format!("{:?}", c.names))
+        .collect();
+    sweep(docker, &filter).await?;
+    if leaks.is_empty() {
+        println!("leak check: only the shared servers remained (removed)");
+    } else {
+        eprintln!("bench services: left behind: {leaks:?}");
+    }
+    Ok(leaks.is_empty())
+}
