@@ -46,8 +46,9 @@
 //!
 //! Any other key is an [`Error::Compose`] naming it (`unsupported key
 //! `services.web.cap_add``): nothing in a file is silently ignored. `container_name`
-//! in particular would make parallel tests collide. Variables (`${VAR}`) are not
-//! interpolated.
+//! in particular would make parallel tests collide. Variables are interpolated from
+//! this process's environment as compose does (`$VAR`, `${VAR}`, `${VAR:-default}`,
+//! `${VAR-default}`, `${VAR:?error}`, `$$` for a `$`), over the whole text.
 //!
 //! ## Differences from `docker compose up`
 //!
@@ -74,6 +75,7 @@ use std::path::{Path, PathBuf};
 
 use crate::container::Container;
 use crate::error::{Error, Result};
+use crate::image::ImageSource;
 use crate::inject::InjectFile;
 use crate::labels;
 use crate::network::Network;
@@ -171,6 +173,23 @@ impl Compose {
     /// Injects a file into `service` before it starts.
     pub fn file(self, service: &str, file: InjectFile) -> Self {
         self.with_spec(service, |spec| spec.file(file))
+    }
+
+    /// Replaces the image of `service`: e.g. one made from host binaries
+    /// ([`HostImage`](crate::HostImage)) instead of the registry image the file names,
+    /// to bring the file up offline.
+    ///
+    /// ```no_run
+    /// # fn demo(c: testdock::compose::Compose) {
+    /// let c = c.image("db", testdock::HostImage::new().binary("/usr/bin/redis-server"));
+    /// # let _ = c; }
+    /// ```
+    pub fn image(self, service: &str, image: impl Into<ImageSource>) -> Self {
+        let image = image.into();
+        self.with_spec(service, |mut spec| {
+            spec.image = image;
+            spec
+        })
     }
 
     /// A readiness probe for `service`, on top of what the file asks (its healthcheck,

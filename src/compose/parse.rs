@@ -21,6 +21,7 @@ const INLINE_DOCKERFILE: &str = ".testdock-compose.Dockerfile";
 /// Parses `yaml`; relative paths (build contexts, binds, env files) are resolved
 /// against `base`.
 pub(crate) fn parse(yaml: &str, base: &Path) -> Result<Plan, String> {
+    let yaml = &values::interpolate(yaml, |name| std::env::var(name).ok())?;
     let doc: serde_norway::Value =
         serde_norway::from_str(yaml).map_err(|e| format!("invalid YAML: {e}"))?;
     keys::check(&doc)?;

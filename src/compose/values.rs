@@ -199,6 +199,72 @@ fn unquote(v: &str) -> &str {
     v
 }
 
+/// Compose's variable interpolation over the file's text, from `lookup` (this
+/// process's environment): `$$` is a `$`; `${VAR}`, `$VAR`, `${VAR:-default}` (unset
+/// or empty), `${VAR-default}` (unset), `${VAR:?message}`/`${VAR?message}` (an error
+/// when unset); an unset variable is empty. Any other `$` stays as it is.
+pub(crate) fn interpolate(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + 1..];
+        if let Some(after) = rest.strip_prefix('$') {
+            out.push('$');
+            rest = after;
+        } else if let Some(braced) = rest.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .ok_or_else(|| format!("unclosed `${{` in `${}`", first_line(braced)))?;
+            out.push_str(&braced_value(&braced[..end], &lookup)?);
+            rest = &braced[end + 1..];
+        } else {
+            let len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            if len == 0 || rest.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push('$');
+            } else {
+                out.push_str(&lookup(&rest[..len]).unwrap_or_default());
+                rest = &rest[len..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn braced_value(expr: &str, lookup: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let name_len = expr
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(expr.len());
+    let (name, op) = expr.split_at(name_len);
+    let value = lookup(name);
+    let set_non_empty = value.as_deref().is_some_and(|v| !v.is_empty());
+    Ok(match op {
+        "" => value.unwrap_or_default(),
+        _ if op.starts_with(":-") => value
+            .filter(|_| set_non_empty)
+            .unwrap_or_else(|| op[2..].to_owned()),
+        _ if op.starts_with('-') => value.unwrap_or_else(|| op[1..].to_owned()),
+        _ if op.starts_with(":?") && !set_non_empty => {
+            return Err(format!("variable `{name}` is required: {}", &op[2..]))
+        }
+        _ if op.starts_with('?') && value.is_none() => {
+            return Err(format!("variable `{name}` is required: {}", &op[1..]))
+        }
+        _ if op.starts_with(":?") || op.starts_with('?') => value.unwrap_or_default(),
+        _ => return Err(format!("unsupported interpolation `${{{expr}}}`")),
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +322,20 @@ mod tests {
             split_command(r#"sh -c 'echo "a b"; exit 0' x\ y"#).unwrap(),
             ["sh", "-c", r#"echo "a b"; exit 0"#, "x y"]
         );
+    }
+
+    #[test]
+    fn interpolation_follows_compose() {
+        let env = |k: &str| match k {
+            "SET" => Some("v".to_owned()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let text = "$SET ${SET} ${EMPTY:-d} ${EMPTY-d} ${NOPE-d} $$SET $NOPE. $(x) $1";
+        assert_eq!(interpolate(text, env).unwrap(), "v v d  d $SET . $(x) $1");
+        assert!(interpolate("${NOPE:?set it}", env)
+            .unwrap_err()
+            .contains("set it"));
     }
 
     #[test]
