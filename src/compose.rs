@@ -107,6 +107,9 @@ pub struct Compose {
     plan: Plan,
     profiles: Vec<String>,
     project_name: Option<String>,
+    /// Services named by `with_spec`, `file`, `image` or `wait_for` that the file does
+    /// not have.
+    unknown: Vec<String>,
 }
 
 impl Compose {
@@ -152,6 +155,7 @@ impl Compose {
             plan,
             profiles: Vec::new(),
             project_name: None,
+            unknown: Vec::new(),
         };
         compose.active()?; // a cycle or an unknown dependency is an error at once
         Ok(compose)
@@ -194,10 +198,10 @@ impl Compose {
 
     /// A readiness probe for `service`, on top of what the file asks (its healthcheck,
     /// the conditions its dependents wait for).
+    /// An unknown service is reported by [`up`](Self::up).
     pub fn wait_for(mut self, service: &str, probe: impl Into<Probe>) -> Self {
-        let probe = probe.into();
-        for s in self.plan.services.iter_mut().filter(|s| s.name == service) {
-            s.probe = Some(probe.clone());
+        if let Some(plan) = self.service_mut(service) {
+            plan.probe = Some(probe.into());
         }
         self
     }
@@ -216,15 +220,20 @@ impl Compose {
         service: &str,
         change: impl FnOnce(ContainerSpec) -> ContainerSpec,
     ) -> Self {
-        if let Some(s) = self.plan.services.iter_mut().find(|s| s.name == service) {
-            s.spec = change(s.spec.clone());
-        } else {
-            self.plan.services.push(model::ServicePlan {
-                name: service.to_owned(),
-                ..unknown_marker()
-            });
+        if let Some(plan) = self.service_mut(service) {
+            plan.spec = change(plan.spec.clone());
         }
         self
+    }
+
+    /// The plan of `service`; a service the file does not have is recorded, and
+    /// [`up`](Self::up) reports it.
+    fn service_mut(&mut self, service: &str) -> Option<&mut model::ServicePlan> {
+        let found = self.plan.services.iter_mut().find(|s| s.name == service);
+        if found.is_none() {
+            self.unknown.push(service.to_owned());
+        }
+        found
     }
 
     /// The names of the services [`up`](Self::up) would start, in the file's order.
@@ -239,16 +248,11 @@ impl Compose {
             file: self.file.clone(),
             message,
         };
-        if let Some(s) = self
-            .plan
-            .services
-            .iter()
-            .find(|s| s.spec.image().describe() == UNKNOWN)
-        {
+        if let Some(name) = self.unknown.first() {
+            let names: Vec<&str> = self.plan.services.iter().map(|s| s.name.as_str()).collect();
             return Err(invalid(format!(
-                "no service `{}` to change (services: {})",
-                s.name,
-                self.names().join(", ")
+                "no service `{name}` to change (services: {})",
+                names.join(", ")
             )));
         }
         let services =
@@ -270,15 +274,6 @@ impl Compose {
             }
         }
         Ok(services)
-    }
-
-    fn names(&self) -> Vec<&str> {
-        self.plan
-            .services
-            .iter()
-            .filter(|s| s.spec.image().describe() != UNKNOWN)
-            .map(|s| s.name.as_str())
-            .collect()
     }
 
     /// Brings the stack up: its networks and volumes, then every active service, each
@@ -330,23 +325,6 @@ impl Compose {
         }
         .run()
         .await
-    }
-}
-
-/// What [`Compose::with_spec`] records for a service the file does not have.
-const UNKNOWN: &str = "image `testdock-compose-unknown-service`";
-
-fn unknown_marker() -> model::ServicePlan {
-    model::ServicePlan {
-        name: String::new(),
-        spec: ContainerSpec::new("testdock-compose-unknown-service"),
-        named_mounts: Vec::new(),
-        network: "default".to_owned(),
-        aliases: Vec::new(),
-        healthcheck: false,
-        depends_on: Vec::new(),
-        profiles: Vec::new(),
-        probe: None,
     }
 }
 
