@@ -22,10 +22,17 @@ const INLINE_DOCKERFILE: &str = ".testdock-compose.Dockerfile";
 /// against `base`.
 pub(crate) fn parse(yaml: &str, base: &Path) -> Result<Plan, String> {
     let yaml = &values::interpolate(yaml, |name| std::env::var(name).ok())?;
-    let doc: serde_norway::Value =
+    let mut doc: serde_norway::Value =
         serde_norway::from_str(yaml).map_err(|e| format!("invalid YAML: {e}"))?;
     keys::check(&doc)?;
-    let file: dc::Compose = serde_norway::from_str(yaml).map_err(|e| format!("{e}"))?;
+    // From the text first, so that an error has its line and column.
+    let file: dc::Compose = match serde_norway::from_str(yaml) {
+        Ok(file) => file,
+        Err(e) => {
+            numbers_as_strings(&mut doc);
+            serde_norway::from_value(doc).map_err(|_| e.to_string())?
+        }
+    };
     let mut plan = Plan {
         name: file.name.clone(),
         ..Plan::default()
@@ -61,6 +68,25 @@ pub(crate) fn parse(yaml: &str, base: &Path) -> Result<Plan, String> {
         plan.networks.insert(name, resource);
     }
     Ok(plan)
+}
+
+/// Numbers in `ports` and `expose` (`ports: [8080]`, which compose reads) as the strings
+/// the typed model takes.
+fn numbers_as_strings(doc: &mut serde_norway::Value) {
+    use serde_norway::Value;
+    let Some(services) = doc.get_mut("services").and_then(Value::as_mapping_mut) else {
+        return;
+    };
+    for service in services.values_mut() {
+        for key in ["ports", "expose"] {
+            let items = service.get_mut(key).and_then(Value::as_sequence_mut);
+            for item in items.into_iter().flatten() {
+                if let Value::Number(n) = item {
+                    *item = Value::String(n.to_string());
+                }
+            }
+        }
+    }
 }
 
 fn options(

@@ -69,3 +69,10 @@ fn a_service_without_image_or_build_is_refused() {
         "{m}"
     );
 }
+
+#[test]
+fn numbers_where_compose_takes_strings_are_read() {
+    let yaml = "services:\n  a:\n    image: x\n    ports: [8080, \"127.0.0.1:9000:90\"]\n    expose: [80]\n";
+    let compose = Compose::from_str(yaml).unwrap();
+    assert_eq!(compose.services(), ["a"]);
+}
