@@ -118,6 +118,33 @@ async fn a_service_dying_while_others_wait_fails_the_stack_naming_it() {
 }
 
 #[tokio::test]
+async fn a_one_shot_service_that_fails_stops_its_dependents_from_starting() {
+    let test = common::this_test();
+    let yaml = r#"
+services:
+  migrate:
+    image: busybox:1.36
+    command: ["sh", "-c", "echo migrate: table exists; exit 1"]
+  web:
+    image: busybox:1.36
+    depends_on:
+      migrate: { condition: service_completed_successfully }
+    command: ["sleep", "1000"]
+"#;
+    let err = Compose::from_str(yaml)
+        .unwrap()
+        .image("migrate", common::busybox())
+        .image("web", common::busybox())
+        .up()
+        .await
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("service `migrate`"), "{text}");
+    assert!(text.contains("migrate: table exists"), "{text}");
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
 async fn bad_files_are_clear_errors_before_anything_is_created() {
     let test = common::this_test();
     let message = |path: &str| match Compose::from_file(path) {
