@@ -296,6 +296,29 @@ pub enum Error {
         logs: Option<LogTail>,
     },
 
+    /// A compose file cannot be brought up as written (invalid YAML, an unsupported key,
+    /// a dependency cycle, an unknown service); nothing was created.
+    #[error("compose file {file}: {message}")]
+    Compose {
+        /// The file's path, or `(inline)` for [`Compose::from_str`](crate::compose::Compose::from_str).
+        file: String,
+        /// What is wrong (with line and column for YAML errors) and how to fix it.
+        message: String,
+    },
+
+    /// A service of a compose stack failed to start (the cause names its container and
+    /// holds its last log lines); everything of the stack was torn down.
+    #[error("service `{service}` of compose project `{project}` failed to start")]
+    ComposeService {
+        /// The compose project (the stack's per-test name).
+        project: String,
+        /// The service, as named in the file.
+        service: String,
+        /// Why it did not start.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Listing or removing testdock's labelled resources failed: a test's teardown by
     /// label, a reaper, the stale sweep, `ps` or `prune`.
     #[error("cannot {action} {resource}")]
@@ -431,6 +454,7 @@ impl Error {
             Error::ProbeFailed { .. } => Some(Step::Ready),
             Error::Image { .. } => Some(Step::Image),
             Error::Exec { .. } | Error::ExecFailed { .. } => Some(Step::Exec),
+            Error::ComposeService { source, .. } => source.step(),
             _ => None,
         }
     }

@@ -48,6 +48,7 @@
 //! | [`Probe`] | readiness: log line, TCP, HTTP(S), exec, healthcheck, exit code, delay, all/any, custom; fails fast when the container dies |
 //! | [`Container`] | ports, exec, logs, file read/write, stop/kill/restart/pause, inspect, top, commit, remove, step [`timings`](Container::timings) |
 //! | [`NetworkSpec`], [`VolumeSpec`] | networks (driver, internal, options) and named volumes as fixtures: labelled, removed like containers (after the containers that use them), one per test argument; `.network(&net)`, `.volume(&data, "/data")` |
+//! | [`compose`] | a `docker-compose.yml` brought up natively ([`compose::Compose`]), as a [`compose::Stack`] of containers with injected files, probes, fail-fast and teardown |
 //! | [`Container::wait`], [`ContainerSpec::run`], [`Container::stats`] | run to completion (exit code + logs), resource usage |
 //! | [`ExecOutput::check`] | a command's non-zero exit as an error naming the command, the code and its output |
 //! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
@@ -183,6 +184,7 @@
 mod archive;
 mod at_exit;
 mod cleanup;
+pub mod compose;
 mod container;
 pub mod docker;
 mod endpoint;

@@ -71,3 +71,13 @@ async fn network_app_reads_redis_by_alias() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn compose_brings_an_app_and_redis_up_offline() {
+    let out = run_example("compose").await;
+    assert!(
+        out.contains("the app said: app read greeting = hello from compose"),
+        "{out}"
+    );
+    assert!(out.contains("done: the stack is gone"), "{out}");
+}

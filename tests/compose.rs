@@ -1,0 +1,257 @@
+//! `testdock::compose` against the daemon: a file brought up offline (busybox from the
+//! host in place of its registry images), dependency order and health gating seen in
+//! the services' logs, aliases, injected files, parallel stacks, every bad input, and
+//! nothing left behind on any path (kill -9 included).
+
+mod common;
+
+use std::time::Duration;
+
+use testdock::compose::{Compose, Stack};
+use testdock::runner::TestContext;
+use testdock::{container_test, Error, InjectFile};
+
+const STACK: &str = "tests/compose/stack.yml";
+
+/// `path` with every service's image replaced by busybox from the host.
+fn offline(path: &str) -> Compose {
+    let compose = Compose::from_file(path).expect("parse the compose file");
+    let services = compose.clone().profile("debug").services();
+    services
+        .iter()
+        .fold(compose, |c, s| c.image(s, common::busybox()))
+}
+
+async fn logs(stack: &Stack, service: &str) -> String {
+    let logs = stack.service(service).logs().await.expect("read logs");
+    logs.stdout
+}
+
+#[tokio::test]
+async fn services_start_in_dependency_order_gated_on_health_and_reach_each_other() {
+    let test = common::this_test();
+    let stack = offline(STACK)
+        .file("web", InjectFile::from_bytes("/etc/web.conf", "tuned\n"))
+        .with_spec("web", |s| {
+            s.cmd([
+                "sh",
+                "-c",
+                "echo web: conf $(cat /etc/web.conf); exec sleep 1000",
+            ])
+        })
+        .wait_for("web", testdock::Probe::log("web: conf"))
+        .up()
+        .await
+        .expect("bring the stack up");
+    // `web` ran only after `db` was healthy and `migrate` had completed.
+    assert!(logs(&stack, "migrate").await.contains("migrate: done"));
+    let db = logs(&stack, "db").await;
+    assert!(db.contains("db: booting\ndb: healthy\n"), "{db}");
+    assert!(
+        stack.get("debug").is_none(),
+        "profile `debug` is not enabled"
+    );
+    let web = logs(&stack, "web").await;
+    assert!(
+        web.contains("web: conf tuned"),
+        "injected file present at boot: {web}"
+    );
+    // The db's port is published on 127.0.0.1.
+    let addr = stack.service("db").addr(8080).unwrap();
+    assert!(addr.ip().is_loopback());
+    assert!(common::http_get(addr).contains("pong"));
+    stack.down().await.unwrap();
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn env_files_volumes_and_aliases_as_the_file_says() {
+    let test = common::this_test();
+    let stack = offline(STACK)
+        .wait_for("web", testdock::Probe::log("web: ready"))
+        .up()
+        .await
+        .unwrap();
+    let web = logs(&stack, "web").await;
+    assert!(web.contains("web: saw db-healthy migrated"), "{web}");
+    assert!(web.contains("web: greeting hello there role web"), "{web}");
+    assert!(
+        web.contains("web: db says pong alias says pong"),
+        "service name and alias resolve: {web}"
+    );
+    assert!(stack.volume("shared").is_some());
+    drop(stack); // teardown by drop
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn two_stacks_of_one_file_at_once_do_not_collide() {
+    let test = common::this_test();
+    let compose = offline(STACK);
+    let (a, b) = futures::try_join!(compose.clone().up(), compose.up()).unwrap();
+    assert_ne!(a.project(), b.project());
+    assert!(a.project().starts_with("shop-"), "{}", a.project());
+    assert_ne!(a.service("db").name(), b.service("db").name());
+    assert_ne!(
+        a.service("db").host_port(8080).unwrap(),
+        b.service("db").host_port(8080).unwrap()
+    );
+    drop((a, b));
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn a_service_dying_while_others_wait_fails_the_stack_naming_it() {
+    let test = common::this_test();
+    let err = offline("tests/compose/dies.yml").up().await.unwrap_err();
+    let Error::ComposeService { service, .. } = &err else {
+        panic!("expected a service error, got {err:?}");
+    };
+    assert_eq!(service, "db");
+    let text = format!("{err:?}");
+    assert!(text.contains("exited with code 3"), "{text}");
+    assert!(
+        text.contains("db: fatal: no config at /etc/db.conf"),
+        "last log lines: {text}"
+    );
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn a_one_shot_service_that_fails_stops_its_dependents_from_starting() {
+    let test = common::this_test();
+    let yaml = r#"
+services:
+  migrate:
+    image: busybox:1.36
+    command: ["sh", "-c", "echo migrate: table exists; exit 1"]
+  web:
+    image: busybox:1.36
+    depends_on:
+      migrate: { condition: service_completed_successfully }
+    command: ["sleep", "1000"]
+"#;
+    let err = Compose::from_str(yaml)
+        .unwrap()
+        .image("migrate", common::busybox())
+        .image("web", common::busybox())
+        .up()
+        .await
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("service `migrate`"), "{text}");
+    assert!(text.contains("migrate: table exists"), "{text}");
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn bad_files_are_clear_errors_before_anything_is_created() {
+    let test = common::this_test();
+    let message = |path: &str| match Compose::from_file(path) {
+        Err(Error::Compose { file, message }) => {
+            assert_eq!(file, path);
+            message
+        }
+        other => panic!("{path}: expected a compose error, got {other:?}"),
+    };
+    let m = message("tests/compose/bad_syntax.yml");
+    assert!(
+        m.contains("invalid YAML") && m.contains("line 5 column"),
+        "{m}"
+    );
+    let m = message("tests/compose/cycle.yml");
+    assert_eq!(m, "dependency cycle: a -> b -> c -> a");
+    let m = message("tests/compose/unknown_dependency.yml");
+    assert!(
+        m.contains("`web` depends on `db`, which the file does not define"),
+        "{m}"
+    );
+    let m = message("tests/compose/unsupported_key.yml");
+    assert!(
+        m.contains("unsupported key `services.web.privileged`"),
+        "{m}"
+    );
+    let err = offline(STACK)
+        .image("nope", common::busybox())
+        .up()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no service `nope`"), "{err}");
+    common::assert_nothing_left(&test).await;
+}
+
+#[tokio::test]
+async fn a_build_with_an_inline_dockerfile_and_a_profile() {
+    let test = common::this_test();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(common::BUSYBOX, dir.path().join("busybox")).unwrap();
+    let yaml = r#"
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM scratch
+        COPY busybox /bin/busybox
+        ENTRYPOINT ["/bin/busybox"]
+    command: "sh -c 'echo app built, mode=$$MODE; exec sleep 1000'"
+    environment: [MODE=test]
+    profiles: [app]
+"#;
+    let path = dir.path().join("compose.yml");
+    std::fs::write(&path, yaml).unwrap();
+    let compose = Compose::from_file(&path).unwrap();
+    assert!(compose.services().is_empty(), "`app` needs its profile");
+    let stack = compose
+        .profile("app")
+        .wait_for("app", testdock::Probe::log("app built"))
+        .up()
+        .await
+        .unwrap();
+    assert!(logs(&stack, "app").await.contains("app built, mode=test"));
+    drop(stack);
+    common::assert_nothing_left(&test).await;
+}
+
+async fn shop(ctx: &TestContext) -> testdock::Result<Stack> {
+    offline(STACK).up_in(ctx).await
+}
+
+#[container_test]
+async fn a_stack_is_a_fixture_of_the_attribute(#[from(shop)] stack: Stack) {
+    let out = stack
+        .service("web")
+        .exec(testdock::Exec::new([
+            "wget",
+            "-qO-",
+            "http://database:8080/ping",
+        ]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "pong\n");
+}
+
+/// The child: brings the stack up, prints `READY <owner>`, then waits to be killed.
+#[test]
+#[ignore = "run as a child process by the test below"]
+fn child_holds_a_stack() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let stack = offline(STACK).up().await.unwrap();
+        println!("READY {}", testdock::labels::owner_id());
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        drop(stack);
+    });
+}
+
+#[tokio::test]
+async fn a_process_killed_while_holding_a_stack_leaves_nothing() {
+    let command = common::child::test_command(&[], "child_holds_a_stack");
+    let mut child = common::child::ChildTest::spawn(command);
+    let owner = child.expect("READY ", Duration::from_secs(120));
+    assert!(!common::owned_by(&owner).await.is_empty());
+    child.child.kill().unwrap(); // SIGKILL
+    child.child.wait().unwrap();
+    let docker = common::docker().await;
+    common::assert_gone_within(&docker, &owner, Duration::from_secs(10)).await;
+}
