@@ -292,6 +292,14 @@ impl Container {
             .await
             .map_err(|e| self.error(Step::Restart, started, e))?;
         let info = self.inspect().await?;
+        if info
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .is_some_and(|l| l.contains_key(crate::labels::POD))
+        {
+            return Ok(()); // In a pooled namespace: same IP, every port is itself.
+        }
         let daemon = crate::docker::daemon().await?;
         let (_host, ports) = crate::reach::address(daemon, &info);
         *self.ports.lock().unwrap_or_else(|e| e.into_inner()) = ports;

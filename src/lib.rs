@@ -187,6 +187,7 @@ pub mod labels;
 mod lifecycle;
 mod logs;
 mod network;
+pub mod pool;
 mod ports;
 mod probe;
 mod procfs;

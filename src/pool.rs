@@ -1,0 +1,145 @@
+//! The pod pool: test containers started in pre-warmed network namespaces.
+//!
+//! Most of a container's `start` (and much of its removal) is the daemon setting up
+//! its network. A container that joins the namespace of a running one
+//! (`NetworkMode=container:<pause>`) skips that: on a 2-core docker 20.10 host its
+//! lifecycle takes about half as long. In pool mode each test leases one *pause*
+//! container (a host-binary image running `sleep infinity`) and every eligible
+//! container of the test joins its namespace, like the containers of a pod: they reach
+//! each other on `localhost`, and this process reaches them on the pause's bridge IP
+//! and the container port ([`Container::host`](crate::Container::host) and
+//! [`Container::addr`](crate::Container::addr) say so; nothing is published on the host).
+//!
+//! | | |
+//! |---|---|
+//! | opt in | [`TestMeta::pool`](crate::runner::TestMeta::pool), or `TESTDOCK_POOL=1` for every runner test |
+//! | applies to | containers of a runner test on Linux, daemon on this host ([`Topology::Host`](crate::Topology::Host)), spec without its own network, alias, hostname or fixed host port, not shared |
+//! | otherwise | the normal path (default bridge, ports published on `127.0.0.1`) |
+//! | reachable from | this host and containers on the default bridge; nothing outside the host |
+//! | lease | lazily at the test's first eligible container; one test per pause at a time |
+//! | return | after the test's teardown removed its containers, if no container is left in the namespace and nothing listens in it (`/proc/<pause pid>/net/{tcp,tcp6,udp,udp6}`); else the pause is removed |
+//! | dead pause | found at lease time (inspect), removed and replaced |
+//! | end | pauses carry the process's owner labels (`testdock.role=pause`): its reaper removes them when it ends, however it ends; `testdock ps` lists them |
+
+mod pause;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use once_cell::sync::Lazy;
+
+use crate::docker::{Daemon, Topology};
+use crate::error::Result;
+pub(crate) use pause::Pause;
+
+/// Environment variable: `1` runs every runner test in pool mode (see the module docs).
+pub const POOL_ENV: &str = "TESTDOCK_POOL";
+
+/// Whether `TESTDOCK_POOL` asks for pool mode.
+pub(crate) fn enabled_by_env() -> bool {
+    std::env::var(POOL_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A test's lease, taken on first use.
+type Lease = Arc<tokio::sync::OnceCell<Pause>>;
+
+/// Tests in pool mode, by test id: their lease, if taken.
+static SLOTS: Lazy<Mutex<HashMap<String, Lease>>> = Lazy::new(Default::default);
+
+/// Pauses no test holds, proven clean when returned.
+static IDLE: Lazy<Mutex<Vec<Pause>>> = Lazy::new(Default::default);
+
+/// A test in pool mode, from the runner: [`Slot::release`] after its teardown.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    test_id: String,
+}
+
+impl Slot {
+    /// Puts test `test_id` in pool mode: its eligible containers join one pause.
+    pub(crate) fn open(test_id: &str) -> Self {
+        SLOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(test_id.to_owned(), Lease::default());
+        Slot {
+            test_id: test_id.to_owned(),
+        }
+    }
+
+    fn take(&self) -> Option<Pause> {
+        let lease = SLOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.test_id)?;
+        Arc::try_unwrap(lease).ok()?.into_inner()
+    }
+
+    /// Returns the test's pause to the pool once its containers are gone (call after
+    /// the teardown removed them): only if the namespace is proven clean; else removed.
+    pub(crate) async fn release(self, docker: &bollard::Docker) {
+        let Some(pause) = self.take() else { return };
+        match pause.clean(docker).await {
+            Ok(()) => IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(pause),
+            Err(why) => {
+                tracing::debug!(pause = %pause.name, %why, "namespace not proven clean: discarded");
+                pause.discard(docker).await;
+            }
+        }
+    }
+
+    /// The test's containers are kept (`TESTDOCK_KEEP_FAILED`): its pause is kept with
+    /// them (renamed like them, so no reaper removes it), never reused.
+    pub(crate) async fn keep(self, docker: &bollard::Docker) -> Option<String> {
+        let pause = self.take()?;
+        pause.keep(docker).await
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // A slot not released (a panic in the runner): its pause, if any, stays leased
+        // and the reaper removes it at process end.
+        SLOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.test_id);
+    }
+}
+
+/// The pause that a container of test `test_id` joins, leased on first use; `None` when
+/// the test is not in pool mode or the daemon is not on this host.
+pub(crate) async fn pod(test_id: &str, daemon: &Daemon) -> Result<Option<Pause>> {
+    if !cfg!(target_os = "linux") || *daemon.topology() != Topology::Host {
+        return Ok(None);
+    }
+    let lease = SLOTS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(test_id)
+        .cloned();
+    let Some(lease) = lease else { return Ok(None) };
+    let pause = lease.get_or_try_init(|| lease_one(daemon)).await?;
+    Ok(Some(pause.clone()))
+}
+
+/// An idle pause that still runs (dead ones are removed), or a new one.
+async fn lease_one(daemon: &Daemon) -> Result<Pause> {
+    let docker = daemon.client();
+    loop {
+        let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let Some(pause) = idle else { break };
+        if pause.running(docker).await {
+            return Ok(pause);
+        }
+        tracing::debug!(pause = %pause.name, "pooled pause died: replaced");
+        pause.discard(docker).await;
+    }
+    Pause::create(docker).await
+}
+
+/// The names of this process's idle pauses, proven clean, the next to be leased last.
+pub fn idle() -> Vec<String> {
+    let idle = IDLE.lock().unwrap_or_else(|e| e.into_inner());
+    idle.iter().map(|p| p.name.clone()).collect()
+}
