@@ -12,14 +12,14 @@
 //!
 //! | | |
 //! |---|---|
-//! | opt in | [`TestMeta::pool`](crate::runner::TestMeta::pool), or `TESTDOCK_POOL=1` for every runner test |
+//! | opt in | [`TestMeta::pool`](crate::runner::TestMeta::pool), or `TESTDOCK_POOL=1` for every runner test; by hand, a [`Pod`] |
 //! | applies to | containers of a runner test on Linux, daemon on this host ([`Topology::Host`](crate::Topology::Host)), spec without its own network, alias, hostname or fixed host port, not shared |
 //! | otherwise | the normal path (default bridge, ports published on `127.0.0.1`) |
 //! | reachable from | this host and containers on the default bridge; nothing outside the host |
 //! | lease | lazily at the test's first eligible container; one test per pause at a time |
 //! | return | after the test's teardown removed its containers, if no container is left in the namespace and nothing listens in it (`/proc/<pause pid>/net/{tcp,tcp6,udp,udp6}`); else the pause is removed |
 //! | dead pause | found at lease time (inspect), removed and replaced |
-//! | end | pauses carry the process's owner labels (`testdock.role=pause`): its reaper removes them when it ends, however it ends; `testdock ps` lists them |
+//! | end | [`drain`] removes the idle pauses; pauses carry the process's owner labels (`testdock.role=pause`): its reaper removes them when it ends, however it ends; `testdock ps` lists them |
 
 mod pause;
 
@@ -49,22 +49,43 @@ static SLOTS: Lazy<Mutex<HashMap<String, Lease>>> = Lazy::new(Default::default);
 /// Pauses no test holds, proven clean when returned.
 static IDLE: Lazy<Mutex<Vec<Pause>>> = Lazy::new(Default::default);
 
-/// A test in pool mode, from the runner: [`Slot::release`] after its teardown.
+/// A test in pool mode: while it lives, the eligible containers whose test id is its
+/// own join one pooled namespace (leased on the first). The runner opens one per test
+/// in pool mode; by hand, open one, start containers with
+/// [`ContainerSpec::test_id`](crate::ContainerSpec::test_id) set to the same id, remove
+/// them, then [`release`](Pod::release) it.
+///
+/// ```no_run
+/// # async fn demo() -> testdock::Result<()> {
+/// use testdock::{pool::Pod, ContainerSpec, Probe};
+/// let pod = Pod::open("my_suite::my_test");
+/// let c = ContainerSpec::new("redis:7")
+///     .test_id("my_suite::my_test")
+///     .expose(6379)
+///     .wait_for(Probe::tcp(6379))
+///     .start()
+///     .await?;
+/// let addr = c.addr(6379)?; // the pause's IP, port 6379
+/// # let _ = addr;
+/// c.remove().await?;
+/// pod.release().await; // back to the pool, if proven clean
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
-pub(crate) struct Slot {
+#[must_use = "a pod that is dropped unreleased keeps its pause until the process ends"]
+pub struct Pod {
     test_id: String,
 }
 
-impl Slot {
-    /// Puts test `test_id` in pool mode: its eligible containers join one pause.
-    pub(crate) fn open(test_id: &str) -> Self {
+impl Pod {
+    /// Puts test `test_id` in pool mode (on Linux, daemon on this host).
+    pub fn open(test_id: impl Into<String>) -> Self {
+        let test_id = test_id.into();
         SLOTS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(test_id.to_owned(), Lease::default());
-        Slot {
-            test_id: test_id.to_owned(),
-        }
+            .insert(test_id.clone(), Lease::default());
+        Pod { test_id }
     }
 
     fn take(&self) -> Option<Pause> {
@@ -75,9 +96,16 @@ impl Slot {
         Arc::try_unwrap(lease).ok()?.into_inner()
     }
 
-    /// Returns the test's pause to the pool once its containers are gone (call after
-    /// the teardown removed them): only if the namespace is proven clean; else removed.
-    pub(crate) async fn release(self, docker: &bollard::Docker) {
+    /// Returns the test's pause to the pool; call it once the test's containers are
+    /// removed. Only a namespace proven clean returns (no container joined to it is
+    /// left, nothing listens in it); any other is removed.
+    pub async fn release(self) {
+        if let Ok(daemon) = crate::docker::daemon().await {
+            self.release_with(daemon.client()).await;
+        }
+    }
+
+    pub(crate) async fn release_with(self, docker: &bollard::Docker) {
         let Some(pause) = self.take() else { return };
         match pause.clean(docker).await {
             Ok(()) => IDLE.lock().unwrap_or_else(|e| e.into_inner()).push(pause),
@@ -96,9 +124,9 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
+impl Drop for Pod {
     fn drop(&mut self) {
-        // A slot not released (a panic in the runner): its pause, if any, stays leased
+        // A pod not released (a panic in the runner): its pause, if any, stays leased
         // and the reaper removes it at process end.
         SLOTS
             .lock()
@@ -136,6 +164,17 @@ async fn lease_one(daemon: &Daemon) -> Result<Pause> {
         pause.discard(docker).await;
     }
     Pause::create(docker).await
+}
+
+/// Removes this process's idle pauses now, instead of leaving them to the reaper at
+/// process end (e.g. before a leak check of the session). Leased pauses are left.
+pub async fn drain() {
+    let idle = std::mem::take(&mut *IDLE.lock().unwrap_or_else(|e| e.into_inner()));
+    let Ok(daemon) = crate::docker::daemon().await else {
+        return;
+    };
+    let removals = idle.iter().map(|pause| pause.discard(daemon.client()));
+    futures::future::join_all(removals).await;
 }
 
 /// The names of this process's idle pauses, proven clean, the next to be leased last.

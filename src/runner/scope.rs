@@ -50,7 +50,7 @@ where
     } else {
         None
     };
-    let slot = meta.pool_mode().then(|| crate::pool::Slot::open(&meta.id));
+    let slot = meta.pool_mode().then(|| crate::pool::Pod::open(&meta.id));
     let ctx = TestContext::new(meta, network.as_ref().map(|n| n.name().to_owned()));
     let limit = crate::timeouts::scaled(meta.timeout);
     let mut body = body_runtime.spawn(test(ctx));
@@ -123,7 +123,7 @@ fn hand_off_teardown(
     docker: &Docker,
     test_id: &str,
     network: Option<crate::Network>,
-    slot: Option<crate::pool::Slot>,
+    slot: Option<crate::pool::Pod>,
 ) {
     let docker = docker.clone();
     let id = test_id.to_owned();
@@ -133,7 +133,7 @@ fn hand_off_teardown(
             tracing::warn!(test = %id, error = %e, "teardown failed: left to the reaper");
         }
         if let Some(slot) = slot {
-            slot.release(&docker).await;
+            slot.release_with(&docker).await;
         }
     };
     if let Err(e) = cleanup::spawn_detached(tracing::Instrument::instrument(job, span)) {
