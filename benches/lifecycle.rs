@@ -275,12 +275,19 @@ async fn testdock_lifecycle(
     let name = c.name().to_owned();
     let t_teardown = Instant::now();
     if mode == Mode::Drop {
-        // Drop blocks until the container is removed.
+        // Drop hands the removal to the background and returns at once.
         drop(c);
     } else {
         c.remove().await?;
     }
     let gone = Instant::now();
+    if mode == Mode::Drop {
+        // Outside the timed region: the background removal must finish all the same.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while assert_gone(docker, &name).await.is_err() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     assert_gone(docker, &name).await?;
     if let Some(pod) = pod {
         pod.release().await;

@@ -85,7 +85,7 @@ pub(crate) fn report(ctx: &Context, s: &Samples) {
             format!("{:.1}", ms(p90(t))),
         ]);
     }
-    println!("* raw has no drop: its column is raw remove_container; testdock's is `drop(c)` (blocks until removed)");
+    println!("* raw has no drop: its column is raw remove_container; testdock's is `drop(c)` (returns at once: the removal runs in the background)");
 
     println!();
     println!("raw lifecycle by step (median / p90 ms):");
