@@ -102,12 +102,14 @@ impl Container {
         &self.timings
     }
 
-    /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host)).
+    /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host));
+    /// in [pool mode](crate::pool), the pause container's bridge IP.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The host port published for TCP `port`.
+    /// The host port published for TCP `port` (in [pool mode](crate::pool), `port` itself,
+    /// on [`host`](Self::host)).
     pub fn host_port(&self, port: u16) -> Result<u16> {
         self.mapped(port, Protocol::Tcp)
     }

@@ -52,6 +52,7 @@
 //! | [`ExecOutput::check`] | a command's non-zero exit as an error naming the command, the code and its output |
 //! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
+//! | [`pool`] | opt-in pool mode: a test's containers start in a pre-warmed network namespace (a leased pause container), reached on its bridge IP; about half the daemon's per-container cost on a Linux host |
 //!
 //! ## Teardown
 //!
@@ -166,6 +167,7 @@
 //! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
 //! | `TESTDOCK_REUSE` | `1`: [`shared::Shared`] containers outlive the run and the next run with the same spec adopts them (ignored when `CI` is set; see [`shared`]) |
+//! | `TESTDOCK_POOL` | `1`: runner tests start their containers in pooled network namespaces (see [`pool`]; [`runner::TestMeta::pool`] per test) |
 //! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
 //! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |
 

@@ -19,6 +19,7 @@
 //! | lease | lazily at the test's first eligible container; one test per pause at a time |
 //! | return | after the test's teardown removed its containers, if no container is left in the namespace and nothing listens in it (`/proc/<pause pid>/net/{tcp,tcp6,udp,udp6}`); else the pause is removed |
 //! | dead pause | found at lease time (inspect), removed and replaced |
+//! | ports | [`ContainerSpec::expose`](crate::ContainerSpec::expose) still declares the ports probes and `addr` use; the containers of one test share `localhost`, so two of them cannot listen on one port |
 //! | end | [`drain`] removes the idle pauses; pauses carry the process's owner labels (`testdock.role=pause`): its reaper removes them when it ends, however it ends; `testdock ps` lists them |
 
 mod pause;
