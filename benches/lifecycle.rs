@@ -8,7 +8,11 @@
 //! - by testdock with `drop` as the teardown (`testdock-drop`);
 //! - by testdock with the image given as a plain reference instead of a `HostImage`
 //!   (`testdock-ref`, a diagnostic: it isolates what preparing a `HostImage` costs on
-//!   every start).
+//!   every start);
+//! - by testdock in pool mode (`testdock-pool`: a [`Pod`] open, so the container joins
+//!   a pooled pause's network namespace; the pod's release, which the runner does in
+//!   the background teardown, is outside the timed region). Its pool warm-up (the
+//!   first lifecycle, which creates the pause) is timed once before the others.
 //!
 //! All use one image made from the host's static busybox, imported once before timing.
 //! The variants are interleaved, in reversed order every other iteration to cancel
@@ -32,12 +36,11 @@ use testdock::bollard::query_parameters::{
     CreateContainerOptionsBuilder, InspectContainerOptions, UploadToContainerOptionsBuilder,
 };
 use testdock::bollard::{self, Docker};
+use testdock::pool::Pod;
 use testdock::{labels, ContainerSpec, HostImage, ImageSource, InjectFile, Probe};
 
-use support::images::{busybox_with, import, Imported};
-use support::run::{alternate, iterations, smoke_note};
-use support::stats::{median, ms, p90, ratio};
-use support::table::{Table, Targets};
+use support::images::{busybox_with, import};
+use support::run::{alternate, iterations};
 use support::{leaks, raw, run, Result};
 
 const CONFIG_PATH: &str = "/etc/bench/config";
@@ -46,6 +49,7 @@ const READY: &str = "ready";
 const SCRIPT: &str = "cat /etc/bench/config >/dev/null; echo ready; exec sleep 1000";
 const RAW_TEST_ID: &str = "bench::lifecycle::raw";
 const TESTDOCK_TEST_ID: &str = "bench::lifecycle::testdock";
+const POOL_TEST_ID: &str = "bench::lifecycle::pool";
 
 const WARMUP: usize = 2;
 const DEFAULT_ITERATIONS: usize = 25;
@@ -57,6 +61,8 @@ const LIFECYCLE_LIMIT: Duration = Duration::from_secs(60);
 const MAX_RATIO: f64 = 1.10;
 /// Target: testdock's teardown median below this.
 const MAX_TEARDOWN: Duration = Duration::from_millis(300);
+/// Target: pool mode's lifecycle median at most this many times raw's (the bridge floor).
+const MAX_POOL_RATIO: f64 = 0.6;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -67,6 +73,7 @@ async fn main() -> ExitCode {
     let endpoint = daemon.endpoint().endpoint.to_string();
     let outcome = run::guarded(bench(docker.clone(), endpoint)).await;
     let completed = run::completed("lifecycle", outcome);
+    testdock::pool::drain().await;
     let clean = leaks::check_session("lifecycle", &docker).await;
     run::exit_code(completed && clean)
 }
@@ -101,13 +108,15 @@ enum Variant {
     Testdock,
     TestdockDrop,
     TestdockRef,
+    TestdockPool,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::Raw,
     Variant::Testdock,
     Variant::TestdockDrop,
     Variant::TestdockRef,
+    Variant::TestdockPool,
 ];
 
 /// Durations of one lifecycle.
@@ -147,6 +156,8 @@ struct Samples {
     by_variant: std::collections::HashMap<&'static str, Series>,
     /// One `inspect_image` round trip per iteration (what a reference costs testdock).
     inspect_image: Vec<Duration>,
+    /// The first pool-mode lifecycle, which creates the pause (pool warm-up).
+    pool_first: Option<Run>,
 }
 
 impl Samples {
@@ -161,6 +172,7 @@ fn name(v: Variant) -> &'static str {
         Variant::Testdock => "testdock",
         Variant::TestdockDrop => "testdock-drop",
         Variant::TestdockRef => "testdock-ref",
+        Variant::TestdockPool => "testdock-pool",
     }
 }
 
@@ -176,6 +188,8 @@ async fn measure(
         samples.by_variant.insert(name(v), Series::default());
     }
     let mut seq = 0usize;
+    samples.pool_first =
+        Some(testdock_lifecycle(docker, image.clone().into(), &config, Mode::Pool).await?);
     for i in 0..WARMUP + iterations {
         let counted = i >= WARMUP;
         for v in alternate(VARIANTS, i) {
@@ -184,13 +198,17 @@ async fn measure(
                 match v {
                     Variant::Raw => raw_lifecycle(docker, image_ref, &config, seq).await,
                     Variant::Testdock => {
-                        testdock_lifecycle(docker, image.clone().into(), &config, false).await
+                        testdock_lifecycle(docker, image.clone().into(), &config, Mode::Remove)
+                            .await
                     }
                     Variant::TestdockDrop => {
-                        testdock_lifecycle(docker, image.clone().into(), &config, true).await
+                        testdock_lifecycle(docker, image.clone().into(), &config, Mode::Drop).await
                     }
                     Variant::TestdockRef => {
-                        testdock_lifecycle(docker, image_ref.into(), &config, false).await
+                        testdock_lifecycle(docker, image_ref.into(), &config, Mode::Remove).await
+                    }
+                    Variant::TestdockPool => {
+                        testdock_lifecycle(docker, image.clone().into(), &config, Mode::Pool).await
                     }
                 }
             })
@@ -221,32 +239,59 @@ fn config_content() -> Vec<u8> {
     line.iter().copied().cycle().take(CONFIG_SIZE).collect()
 }
 
+/// How a testdock lifecycle runs and ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// On the default bridge, removed with `remove()`.
+    Remove,
+    /// On the default bridge, removed by `drop`.
+    Drop,
+    /// In a pooled namespace, removed with `remove()`; the pod released after timing.
+    Pool,
+}
+
 /// The lifecycle through testdock, as the brief gives it.
 async fn testdock_lifecycle(
     docker: &Docker,
     image: ImageSource,
     config: &bytes::Bytes,
-    drop_it: bool,
+    mode: Mode,
 ) -> Result<Run> {
+    let test_id = if mode == Mode::Pool {
+        POOL_TEST_ID
+    } else {
+        TESTDOCK_TEST_ID
+    };
+    let pod = (mode == Mode::Pool).then(|| Pod::open(test_id));
     let t0 = Instant::now();
     let c = ContainerSpec::new(image)
         .file(InjectFile::from_bytes(CONFIG_PATH, config.clone()))
         .cmd(["sh", "-c", SCRIPT])
         .wait_for(Probe::log(READY))
-        .test_id(TESTDOCK_TEST_ID)
+        .test_id(test_id)
         .start()
         .await?;
     let ready = Instant::now();
     let name = c.name().to_owned();
     let t_teardown = Instant::now();
-    if drop_it {
-        // Drop blocks until the container is removed.
+    if mode == Mode::Drop {
+        // Drop hands the removal to the background and returns at once.
         drop(c);
     } else {
         c.remove().await?;
     }
     let gone = Instant::now();
+    if mode == Mode::Drop {
+        // Outside the timed region: the background removal must finish all the same.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while assert_gone(docker, &name).await.is_err() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
     assert_gone(docker, &name).await?;
+    if let Some(pod) = pod {
+        pod.release().await;
+    }
     Ok(Run {
         startup: ready - t0,
         teardown: gone - t_teardown,
@@ -345,147 +390,6 @@ async fn assert_gone(docker: &Docker, name: &str) -> Result<()> {
     }
 }
 
-// ---------------------------------------------------------------------------------------
-// The report.
-
-#[derive(Debug)]
-struct Context {
-    iterations: usize,
-    daemon_version: String,
-    daemon_api: String,
-    client_api: String,
-    endpoint: String,
-    image: Imported,
-}
-
-fn report(ctx: &Context, s: &Samples) {
-    let raw = s.series(Variant::Raw);
-    let td = s.series(Variant::Testdock);
-    let td_drop = s.series(Variant::TestdockDrop);
-    let td_ref = s.series(Variant::TestdockRef);
-
-    println!();
-    println!(
-        "testdock lifecycle benchmark: create -> inject 4 KiB -> start -> log `ready` -> remove"
-    );
-    println!(
-        "iterations: {} counted per variant (+{WARMUP} warm-up), variants interleaved, order reversed every iteration{}",
-        ctx.iterations,
-        smoke_note(ctx.iterations, MIN_ITERATIONS)
-    );
-    println!(
-        "daemon: Docker {} (API {}), client API {}, at {}",
-        ctx.daemon_version, ctx.daemon_api, ctx.client_api, ctx.endpoint
-    );
-    println!(
-        "image: {} (static busybox; {} before timing in {:.0} ms)",
-        ctx.image.reference,
-        ctx.image.how(),
-        ms(ctx.image.took)
-    );
-    println!();
-
-    let rows: [(&str, Vec<Duration>, Vec<Duration>); 4] = [
-        ("lifecycle total", raw.get(|r| r.total), td.get(|r| r.total)),
-        (
-            "startup (to ready)",
-            raw.get(|r| r.startup),
-            td.get(|r| r.startup),
-        ),
-        (
-            "teardown (remove)",
-            raw.get(|r| r.teardown),
-            td.get(|r| r.teardown),
-        ),
-        (
-            "teardown (drop) *",
-            raw.get(|r| r.teardown),
-            td_drop.get(|r| r.teardown),
-        ),
-    ];
-    let table = Table::print_header(&[
-        ("ms", 20),
-        ("raw median", 10),
-        ("testdock med.", 13),
-        ("ratio", 6),
-        ("raw p90", 10),
-        ("testdock p90", 13),
-    ]);
-    for (label, r, t) in &rows {
-        table.row([
-            label.to_string(),
-            format!("{:.1}", ms(median(r))),
-            format!("{:.1}", ms(median(t))),
-            format!("{:.3}", ratio(median(t), median(r))),
-            format!("{:.1}", ms(p90(r))),
-            format!("{:.1}", ms(p90(t))),
-        ]);
-    }
-    println!("* raw has no drop: its column is raw remove_container; testdock's is `drop(c)` (blocks until removed)");
-
-    println!();
-    println!("raw lifecycle by step (median / p90 ms):");
-    let steps: [(&str, Vec<Duration>); 5] = [
-        ("create_container", raw.get(|r| r.phases.create)),
-        ("upload_to_container", raw.get(|r| r.phases.inject)),
-        ("start_container", raw.get(|r| r.phases.start)),
-        ("logs until `ready`", raw.get(|r| r.phases.ready)),
-        ("remove_container", raw.get(|r| r.teardown)),
-    ];
-    for (label, v) in &steps {
-        println!("  {label:<22} {:>8.1} / {:>8.1}", ms(median(v)), ms(p90(v)));
-    }
-
-    println!();
-    println!("where testdock's startup time goes (medians, ms):");
-    let raw_startup = median(&raw.get(|r| r.startup));
-    let td_startup = median(&td.get(|r| r.startup));
-    let ref_startup = median(&td_ref.get(|r| r.startup));
-    let drop_startup = median(&td_drop.get(|r| r.startup));
-    let inspect = median(&s.inspect_image);
-    println!(
-        "  testdock, HostImage            {:>8.1}  (runs with drop teardown: {:.1})",
-        ms(td_startup),
-        ms(drop_startup)
-    );
-    println!(
-        "  testdock, image reference      {:>8.1}  (lifecycle total {:.1}, p90 {:.1})",
-        ms(ref_startup),
-        ms(median(&td_ref.get(|r| r.total))),
-        ms(p90(&td_ref.get(|r| r.total)))
-    );
-    println!("  raw                            {:>8.1}", ms(raw_startup));
-    println!(
-        "  => HostImage preparation per start (HostImage - reference): {:+.1}",
-        ms(td_startup) - ms(ref_startup)
-    );
-    println!(
-        "  => the rest of testdock's start (reference - raw):          {:+.1}  (one inspect_image round trip alone: {:.1})",
-        ms(ref_startup) - ms(raw_startup),
-        ms(inspect)
-    );
-
-    let mut targets = Targets::begin();
-    let lifecycle_ratio = ratio(median(&td.get(|r| r.total)), median(&raw.get(|r| r.total)));
-    targets.check(
-        lifecycle_ratio <= MAX_RATIO,
-        format!(
-            "lifecycle median ratio testdock/raw = {lifecycle_ratio:.3} (target <= {MAX_RATIO:.2})"
-        ),
-    );
-    for (label, v) in [
-        ("remove", td.get(|r| r.teardown)),
-        ("drop", td_drop.get(|r| r.teardown)),
-    ] {
-        let m = median(&v);
-        targets.check(
-            m < MAX_TEARDOWN,
-            format!(
-                "testdock teardown ({label}) median = {:.1} ms (target < {} ms)",
-                ms(m),
-                MAX_TEARDOWN.as_millis()
-            ),
-        );
-    }
-    targets.end();
-}
+#[path = "lifecycle/report.rs"]
+mod report;
+use report::{report, Context};

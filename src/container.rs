@@ -102,12 +102,14 @@ impl Container {
         &self.timings
     }
 
-    /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host)).
+    /// The host on which its published ports are reachable (see [`Daemon::host`](crate::Daemon::host));
+    /// in [pool mode](crate::pool), the pause container's bridge IP.
     pub fn host(&self) -> &str {
         &self.host
     }
 
-    /// The host port published for TCP `port`.
+    /// The host port published for TCP `port` (in [pool mode](crate::pool), `port` itself,
+    /// on [`host`](Self::host)).
     pub fn host_port(&self, port: u16) -> Result<u16> {
         self.mapped(port, Protocol::Tcp)
     }
@@ -292,6 +294,14 @@ impl Container {
             .await
             .map_err(|e| self.error(Step::Restart, started, e))?;
         let info = self.inspect().await?;
+        if info
+            .config
+            .as_ref()
+            .and_then(|c| c.labels.as_ref())
+            .is_some_and(|l| l.contains_key(crate::labels::POD))
+        {
+            return Ok(()); // In a pooled namespace: same IP, every port is itself.
+        }
         let daemon = crate::docker::daemon().await?;
         let (_host, ports) = crate::reach::address(daemon, &info);
         *self.ports.lock().unwrap_or_else(|e| e.into_inner()) = ports;

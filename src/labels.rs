@@ -15,7 +15,8 @@
 //! | `testdock.shared` | on a shared fixture's container: the fixture's key |
 //! | `testdock.reuse` | on a container reused across runs (`TESTDOCK_REUSE`): the hash of its spec; it has no `testdock.owner` or `testdock.pid` |
 //! | `testdock.container` | on named volumes a container created: that container's name |
-//! | `testdock.role` | `reaper` on a session's daemon-side reaper container |
+//! | `testdock.role` | `reaper` on a session's daemon-side reaper container, `pause` on a pod pool's pause container |
+//! | `testdock.pod` | on a container started in a pooled namespace: the pause container's name |
 //!
 //! A container kept for debugging (`TESTDOCK_KEEP_FAILED`) is renamed to end in `-kept`:
 //! it then belongs to no one, and only `testdock prune --kept` (or `--all`) removes it.
@@ -58,6 +59,9 @@ pub const SHARED: &str = "testdock.shared";
 pub const REUSE: &str = "testdock.reuse";
 /// Label key on named volumes created by a container's mounts: the container's name.
 pub const CONTAINER: &str = "testdock.container";
+/// Label key on a container that joined a pooled pause's network namespace: the
+/// pause's name (see `TESTDOCK_POOL`).
+pub const POD: &str = "testdock.pod";
 
 /// Environment variable that sets the session id (e.g. one id for all steps of a CI job).
 pub const SESSION_ENV: &str = "TESTDOCK_SESSION";

@@ -54,6 +54,7 @@
 //! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
 //! | [`services`] | PostgreSQL and Redis in one line (test argument, fixture, or shared by the run with a fresh database per test), from the official image or host binaries; [`services::Service`] for your own |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
+//! | [`pool`] | opt-in pool mode: a test's containers start in a pre-warmed network namespace (a leased pause container), reached on its bridge IP; about half the daemon's per-container cost on a Linux host |
 //!
 //! ## Cargo features
 //!
@@ -174,6 +175,7 @@
 //! | `TESTDOCK_REMOVE_IMAGES` | remove the images a process built or imported when it ends (they are a cache by default) |
 //! | `TESTDOCK_KEEP_FAILED` | keep the containers of tests that failed under the runner |
 //! | `TESTDOCK_REUSE` | `1`: [`shared::Shared`] containers outlive the run and the next run with the same spec adopts them (ignored when `CI` is set; see [`shared`]) |
+//! | `TESTDOCK_POOL` | `1`: runner tests start their containers in pooled network namespaces (see [`pool`]; [`runner::TestMeta::pool`] per test) |
 //! | `TESTDOCK_SKIP_WITHOUT_DOCKER` | without a daemon, runner tests print a skip line instead of failing |
 //! | `TESTDOCK_SERVICES` | `auto`, `host` or `registry`: where [`services`] get their images (see [`services::ServiceSource`]) |
 //! | `DOCKER_AUTH_CONFIG` | registry credentials (JSON with `auths`), before `~/.docker/config.json` |
@@ -197,6 +199,7 @@ pub mod labels;
 mod lifecycle;
 mod logs;
 mod network;
+pub mod pool;
 mod ports;
 mod probe;
 mod procfs;

@@ -130,9 +130,14 @@ async fn start_named(spec: ContainerSpec, name: String) -> Result<Container> {
     );
     let created_tx = guard.create_pending();
     let limit = crate::timeouts::scaled(spec.startup_timeout);
+    let pod = match spec.pool_eligible() {
+        true => crate::pool::pod(test_id, daemon).await?,
+        false => None,
+    };
     let ctx = Ctx {
         docker,
         daemon,
+        pod,
         name: &name,
         image: &image,
         started: Instant::now(),
@@ -195,6 +200,8 @@ async fn start_named(spec: ContainerSpec, name: String) -> Result<Container> {
 struct Ctx<'a> {
     docker: &'a Docker,
     daemon: &'a crate::docker::Daemon,
+    /// The pooled pause whose namespace the container joins (see [`crate::pool`]).
+    pod: Option<crate::pool::Pause>,
     name: &'a str,
     image: &'a str,
     started: Instant,
@@ -384,7 +391,10 @@ async fn create(
     test_id: &str,
     created_tx: tokio::sync::watch::Sender<bool>,
 ) -> Result<bollard::models::ContainerCreateResponse> {
-    let body = spec.create_body(ctx.name, ctx.image, test_id, ctx.daemon.bind_address());
+    let mut body = spec.create_body(ctx.name, ctx.image, test_id, ctx.daemon.bind_address());
+    if let Some(pause) = &ctx.pod {
+        ContainerSpec::join_pod(&mut body, &pause.name);
+    }
     let options = CreateContainerOptionsBuilder::default()
         .name(ctx.name)
         .build();
@@ -423,7 +433,12 @@ async fn create(
         .await
         .expect("the create request does not panic")?
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
-    crate::reach::join_meeting_network(ctx.docker, ctx.daemon, &created.id, spec.network_mode())
+    let mode = ctx
+        .pod
+        .as_ref()
+        .map(|_| "container:")
+        .or(spec.network_mode());
+    crate::reach::join_meeting_network(ctx.docker, ctx.daemon, &created.id, mode)
         .await
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
     Ok(created)

@@ -62,6 +62,7 @@ pub struct TestMeta {
     line: u32,
     timeout: Duration,
     network: bool,
+    pool: Option<bool>,
     container: Option<ContainerSpec>,
 }
 
@@ -75,6 +76,7 @@ impl TestMeta {
             line,
             timeout: DEFAULT_TEST_TIMEOUT,
             network: false,
+            pool: None,
             container: None,
         }
     }
@@ -91,6 +93,18 @@ impl TestMeta {
     pub fn per_test_network(mut self) -> Self {
         self.network = true;
         self
+    }
+
+    /// Runs the test's containers in a pooled network namespace (`true`) or on the
+    /// default bridge (`false`); default: `TESTDOCK_POOL`. See [`crate::pool`] for what
+    /// changes (addresses, which containers, where it applies).
+    pub fn pool(mut self, pool: bool) -> Self {
+        self.pool = Some(pool);
+        self
+    }
+
+    fn pool_mode(&self) -> bool {
+        self.pool.unwrap_or_else(crate::pool::enabled_by_env)
     }
 
     /// The test's own container: the [`Container`] argument of a test

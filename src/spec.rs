@@ -349,6 +349,20 @@ impl ContainerSpec {
         &self.image
     }
 
+    /// Whether a container of this spec may join a pooled namespace (see
+    /// [`crate::pool`]): no network, alias, hostname or fixed host address of its own,
+    /// and not a shared fixture's.
+    pub(crate) fn pool_eligible(&self) -> bool {
+        self.network.is_none()
+            && self.aliases.is_empty()
+            && self.hostname.is_none()
+            && self.sharing.is_none()
+            && self
+                .ports
+                .iter()
+                .all(|p| p.host_port.is_none() && p.host_ip.is_none())
+    }
+
     pub(crate) fn has_network(&self) -> bool {
         self.network.is_some()
     }

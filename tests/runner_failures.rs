@@ -287,6 +287,50 @@ fn keep_failed_leaves_the_failed_tests_container_after_the_process_exits() {
     );
 }
 
+#[test]
+fn in_pool_mode_the_report_and_keep_failed_work_and_the_pause_is_kept_too() {
+    let run = run_fresh(
+        KEPT,
+        &[
+            (testdock::runner::KEEP_FAILED_ENV, "1"),
+            (testdock::pool::POOL_ENV, "1"),
+        ],
+    );
+    run.assert_failed();
+    let kept = assert_report_describes_one_container(&run, "kept-for-debugging");
+    let pause = run
+        .stderr
+        .split([' ', ',', ';'])
+        .find(|w| w.starts_with("testdock-pause-") && w.ends_with("-kept"))
+        .unwrap_or_else(|| panic!("the kept pause is named:\n{run}"))
+        .to_owned();
+    let mode = runner_support::block_on(async {
+        let docker = common::docker().await;
+        let kept = docker
+            .inspect_container(&format!("{kept}-kept"), None)
+            .await;
+        let mode = kept
+            .expect("the container is kept")
+            .host_config
+            .and_then(|h| h.network_mode);
+        let removed = docker.remove_container(
+            &pause,
+            Some(
+                testdock::bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+        );
+        assert!(removed.await.is_ok(), "the pause {pause} is kept with it");
+        mode
+    });
+    runner_support::remove_containers_of(KEPT);
+    assert!(
+        mode.is_some_and(|m| m.starts_with("container:")),
+        "it ran in the pool"
+    );
+}
+
 const NO_DAEMON: &str = "unix:///nonexistent.sock";
 
 #[test]

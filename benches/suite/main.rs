@@ -33,13 +33,15 @@ use runs::{Harness, SuiteRun, Variant};
 use support::images::{busybox_with, import};
 use support::procs;
 use support::run::{alternate, iterations, smoke_note};
-use support::stats::{max, median, ms};
+use support::stats::{max, median, ms, ratio};
 use support::table::{Table, Targets};
 use support::Result;
 
 const BENCH: &str = "suite";
 /// Fresh processes per variant for the per-process figures.
 const PROCESSES: usize = 7;
+/// The suite's variants run per harness: testdock on the bridge, in pool mode, raw bollard.
+const VARIANTS: [Variant; 3] = [Variant::Testdock, Variant::TestdockPool, Variant::Bollard];
 
 fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
@@ -81,7 +83,7 @@ async fn bench(docker: Docker) -> Result<()> {
             Harness::CargoTestOneThread,
             Harness::Nextest,
         ] {
-            for variant in alternate([Variant::Testdock, Variant::Bollard], round) {
+            for variant in alternate(VARIANTS, round) {
                 let run = run_id(&format!("{round}-{harness:?}-{variant:?}"));
                 let result =
                     runs::run_suite(&docker, &suite, &reference, harness, variant, &run).await?;
@@ -220,7 +222,7 @@ fn report(
                 .map(|r| r.iter().map(|s| s.wall).collect())
                 .unwrap_or_default()
         };
-        for variant in [Variant::Testdock, Variant::Bollard] {
+        for variant in VARIANTS {
             let runs = suites.get(&(harness, variant)).cloned().unwrap_or_default();
             let rss: Vec<f64> = runs
                 .iter()
@@ -253,6 +255,14 @@ fn report(
         let (ours, floor) = (
             median(&walls(Variant::Testdock)),
             median(&walls(Variant::Bollard)),
+        );
+        let pool = median(&walls(Variant::TestdockPool));
+        println!(
+            "  {}: pool mode / bridge mode = {:.3} ({:.0} vs {:.0} ms)",
+            harness.name(),
+            ratio(pool, ours),
+            ms(pool),
+            ms(ours)
         );
         let faster = 1.0 - ours.as_secs_f64() / floor.as_secs_f64();
         checks.push((

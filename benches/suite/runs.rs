@@ -20,13 +20,15 @@ const TARGET: &str = "suite_bench";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Variant {
     Testdock,
+    /// The testdock half with `TESTDOCK_POOL=1`: containers in pooled namespaces.
+    TestdockPool,
     Bollard,
 }
 
 impl Variant {
     pub(crate) fn module(self) -> &'static str {
         match self {
-            Variant::Testdock => "with_testdock::",
+            Variant::Testdock | Variant::TestdockPool => "with_testdock::",
             Variant::Bollard => "with_bollard::",
         }
     }
@@ -34,6 +36,7 @@ impl Variant {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Variant::Testdock => "testdock",
+            Variant::TestdockPool => "testdock, pool",
             Variant::Bollard => "raw bollard",
         }
     }
@@ -141,6 +144,9 @@ pub(crate) async fn run_suite(
         }
     };
     suite_env(&mut command, image, run);
+    if variant == Variant::TestdockPool {
+        command.env(testdock::pool::POOL_ENV, "1");
+    }
     let finished = tokio::task::spawn_blocking(move || procs::run(&mut command)).await??;
     let exited = Instant::now();
     check_success(

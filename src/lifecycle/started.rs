@@ -42,6 +42,14 @@ pub(super) async fn address(
     spec: &ContainerSpec,
     id: &str,
 ) -> Result<(String, PortMap)> {
+    if let Some(pause) = &ctx.pod {
+        // In a pooled namespace: the pause's IP, and every port is itself.
+        let ports = spec
+            .ports
+            .iter()
+            .map(|p| ((p.number, p.protocol), p.number));
+        return Ok((pause.ip.clone(), ports.collect()));
+    }
     let needs_inspect = !spec.ports.is_empty() || ctx.daemon.meeting_network().is_some();
     if !needs_inspect {
         return Ok((ctx.daemon.host().to_owned(), PortMap::new()));

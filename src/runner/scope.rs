@@ -50,6 +50,7 @@ where
     } else {
         None
     };
+    let slot = meta.pool_mode().then(|| crate::pool::Pod::open(&meta.id));
     let ctx = TestContext::new(meta, network.as_ref().map(|n| n.name().to_owned()));
     let limit = crate::timeouts::scaled(meta.timeout);
     let mut body = body_runtime.spawn(test(ctx));
@@ -95,7 +96,10 @@ where
         diagnostics::report(docker, &meta.id, &headline).await;
     }
     if keep {
-        let kept = keep_containers(docker, &meta.id).await;
+        let mut kept = keep_containers(docker, &meta.id).await;
+        if let Some(pause) = async { slot?.keep(docker).await }.await {
+            kept.push(pause);
+        }
         tracing::warn!(test = %meta.id, ?kept, "keeping the containers of a failed test");
         eprintln!(
             "testdock: keeping the containers of failed test {} ({} is set): {}; no reaper \
@@ -106,21 +110,30 @@ where
             kept.join(" ")
         );
     } else {
-        hand_off_teardown(docker, &meta.id, network);
+        hand_off_teardown(docker, &meta.id, network, slot);
     }
     verdict
 }
 
 /// Hands the test's teardown to the background teardown runtime and returns at once:
 /// the test need not wait for it. Containers go first, then the volumes and networks.
-/// If the process ends first, its reaper removes what is left.
-fn hand_off_teardown(docker: &Docker, test_id: &str, network: Option<crate::Network>) {
+/// If the process ends first, its reaper removes what is left. A pooled namespace
+/// returns to the pool after that, if proven clean.
+fn hand_off_teardown(
+    docker: &Docker,
+    test_id: &str,
+    network: Option<crate::Network>,
+    slot: Option<crate::pool::Pod>,
+) {
     let docker = docker.clone();
     let id = test_id.to_owned();
     let span = tracing::info_span!("testdock.teardown", test = %test_id);
     let job = async move {
         if let Err(e) = teardown(&docker, &id, network).await {
             tracing::warn!(test = %id, error = %e, "teardown failed: left to the reaper");
+        }
+        if let Some(slot) = slot {
+            slot.release_with(&docker).await;
         }
     };
     if let Err(e) = cleanup::spawn_detached(tracing::Instrument::instrument(job, span)) {

@@ -129,6 +129,21 @@ impl ContainerSpec {
         }
     }
 
+    /// Turns `body` into the create request of a container joining the network
+    /// namespace of pause container `pause`: nothing published or exposed (the daemon
+    /// refuses both there), no hostname of its own, labelled with the pause.
+    pub(crate) fn join_pod(body: &mut ContainerCreateBody, pause: &str) {
+        let host_config = body.host_config.get_or_insert_with(Default::default);
+        host_config.network_mode = Some(format!("container:{pause}"));
+        host_config.port_bindings = None;
+        body.exposed_ports = None;
+        body.hostname = None;
+        body.networking_config = None;
+        body.labels
+            .get_or_insert_with(Default::default)
+            .insert(labels::POD.to_owned(), pause.to_owned());
+    }
+
     /// A shared fixture's container (and the volumes it makes) names the fixture and
     /// its holder instead of this process: the owner that removes it, or, for a
     /// container reused across runs, no owner at all (and the spec hash).

@@ -87,7 +87,8 @@ fields may be added):
   kept       true for a container kept by TESTDOCK_KEEP_FAILED
   state      a container's state ("running", "exited", ...); null for the others
   ports      a container's published ports, "host ip:port->port/protocol"
-  role       "reaper" for testdock's own reaper container; null for a test's
+  role       "reaper" for testdock's own reaper container, "pause" for a pool
+             mode pause container (TESTDOCK_POOL); null for a test's
 
 Examples:
   testdock ps --stale
