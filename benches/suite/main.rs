@@ -70,7 +70,12 @@ async fn bench(docker: Docker) -> Result<()> {
     let reference = image.reference.clone();
     let run_id = |what: &str| format!("bench-suite-{}-{what}", std::process::id());
 
-    // Warm-up, untimed: the first test process of each variant (and nextest's listing).
+    // Warm-up, untimed: the first test process of each variant, and a first nextest run
+    // (cargo's build check, nextest's listing: otherwise the first timed nextest run pays
+    // them, and with one round always the same variant).
+    let (warm_image, warm_run) = (reference.clone(), run_id("warm-up-nextest"));
+    tokio::task::spawn_blocking(move || runs::warm_nextest(&warm_image, &warm_run)).await??;
+    runs::wait_until_none_left(&docker, &run_id("warm-up-nextest")).await?;
     for variant in [Variant::Testdock, Variant::Bollard] {
         let exact = format!("{}t00", variant.module());
         runs::run_one(&docker, &suite, &reference, &exact, &run_id("warm-up")).await?;

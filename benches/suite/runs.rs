@@ -98,6 +98,17 @@ fn suite_env(command: &mut Command, image: &str, run: &str) {
         .env("TESTDOCK_SESSION", run);
 }
 
+/// Runs `cargo nextest run` once on the suite's `first_use` test, untimed, so that the
+/// first timed nextest run does not pay for cargo's build check, a rebuild or nextest's
+/// first listing of the binary.
+pub(crate) fn warm_nextest(image: &str, run: &str) -> Result<()> {
+    let mut command = Command::new(cargo());
+    command.args(["nextest", "run", "--test", TARGET, "first_use"]);
+    suite_env(&mut command, image, run);
+    let finished = procs::run(&mut command)?;
+    check_success(&finished, "the nextest warm-up")
+}
+
 /// One run of a whole half of the suite.
 #[derive(Debug, Clone)]
 pub(crate) struct SuiteRun {
