@@ -20,6 +20,31 @@ async fn an_inline_container_is_ready_when_the_body_starts(c: Container) {
     assert!(c.addr(7000).unwrap().ip().is_loopback());
 }
 
+/// `pool = true`: the container joins a pooled network namespace and is reached on the
+/// pause container's address, with nothing published on the host.
+#[container_test(
+    image = common::busybox(),
+    cmd = ["sh", "-c", "echo ready; exec nc -ll -p 7000 -e cat"],
+    expose = [7000],
+    ready = Probe::tcp(7000),
+    pool = true,
+    timeout = "60s"
+)]
+async fn pool_true_runs_the_container_in_a_pooled_namespace(c: Container) {
+    let addr = c.addr(7000).unwrap();
+    assert!(!addr.ip().is_loopback(), "{addr}");
+    assert_eq!(addr.port(), 7000, "the container port, not a published one");
+    let info = c.inspect().await.unwrap();
+    let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+    assert!(labels.contains_key(testdock::labels::POD), "{labels:?}");
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(b"echo\n").await.unwrap();
+    let mut buf = [0u8; 5];
+    conn.read_exact(&mut buf).await.unwrap();
+    assert_eq!(&buf, b"echo\n");
+}
+
 /// A whole spec from a function, refined by the attribute: a file injected before start.
 fn echo_spec() -> ContainerSpec {
     ContainerSpec::new(common::busybox())

@@ -11,7 +11,7 @@ use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, Meta, Pat, Token, Type};
 
 /// The options the attribute accepts, for error messages.
 pub(crate) const OPTIONS: &str =
-    "image, spec, cmd, env, expose, files, ready, startup_timeout, timeout, network, crate";
+    "image, spec, cmd, env, expose, files, ready, startup_timeout, timeout, network, pool, crate";
 
 /// Options that refine the test's container and so need `image` or `spec`.
 const CONTAINER_OPTIONS: [&str; 6] = ["cmd", "env", "expose", "files", "ready", "startup_timeout"];
@@ -33,6 +33,8 @@ pub(crate) struct Config {
     pub(crate) startup_timeout: Option<(Duration, Span)>,
     pub(crate) timeout: Option<(Duration, Span)>,
     pub(crate) network: Option<(bool, Span)>,
+    /// Pool mode on or off for this test (default: `TESTDOCK_POOL`).
+    pub(crate) pool: Option<(bool, Span)>,
     pub(crate) krate: Option<(syn::Path, Span)>,
 }
 
@@ -131,6 +133,7 @@ pub(crate) fn options(args: TokenStream, errors: &mut Errors) -> Config {
             "startup_timeout" => set!(startup_timeout, duration(value, &name, errors)),
             "timeout" => set!(timeout, duration(value, &name, errors)),
             "network" => set!(network, boolean(value, &name, errors)),
+            "pool" => set!(pool, boolean(value, &name, errors)),
             "crate" => set!(
                 krate,
                 string(value, &name, errors).and_then(|s| match s.parse::<syn::Path>() {

@@ -36,6 +36,9 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
     if let Some((true, _)) = &config.network {
         meta.extend(quote!(.per_test_network()));
     }
+    if let Some((pool, _)) = &config.pool {
+        meta.extend(quote!(.pool(#pool)));
+    }
     if config.has_container() {
         let spec = container_spec(config, &krate);
         meta.extend(quote!(.container(#spec)));

@@ -19,6 +19,7 @@ fn all_options_are_read() {
         startup_timeout = "10s",
         timeout = "1m30s",
         network = true,
+        pool = false,
         crate = "td"
     ));
     assert!(err.is_none(), "{err:?}");
@@ -34,6 +35,7 @@ fn all_options_are_read() {
     assert_eq!(c.startup_timeout.unwrap().0, Duration::from_secs(10));
     assert_eq!(c.timeout.unwrap().0, Duration::from_secs(90));
     assert!(c.network.unwrap().0);
+    assert!(!c.pool.unwrap().0);
     assert!(c.krate.is_some());
 }
 

@@ -59,7 +59,12 @@ fn probe_expressions_are_used_as_written() {
 #[test]
 fn a_spec_and_files_become_the_test_container() {
     let out = expand(
-        quote!(spec = my_spec(), files = [config_file()], network = true),
+        quote!(
+            spec = my_spec(),
+            files = [config_file()],
+            network = true,
+            pool = true
+        ),
         quote!(
             async fn t(c: Container) {}
         ),
@@ -71,6 +76,7 @@ fn a_spec_and_files_become_the_test_container() {
         "{out}"
     );
     assert!(out.contains(". per_test_network ()"), "{out}");
+    assert!(out.contains(". pool (true)"), "{out}");
 }
 
 #[test]
