@@ -29,9 +29,12 @@
 //! lifecycle (create, inject 4 KiB, start, log line, remove) took 375 ms median against
 //! the floor's 676 ms (0.55×; start to ready 0.56×, removal 0.51×). The first lease of
 //! a process creates the pause: 2.5 s for that first lifecycle when the pause image is
-//! also prepared then. The 32-test suite (`cargo bench --bench suite`, one round, so
-//! indicative only), pool vs bridge mode: `cargo test` 10.7 vs 11.3 s, one test thread
-//! 8.9 vs 16.5 s, nextest 18.8 vs 32.3 s. The whole test suite passes with it on.
+//! also prepared then. The 32-test suite (`cargo bench --bench suite`, 3 rounds on a
+//! quiet machine), pool vs bridge mode vs raw bollard: `cargo test` 4.7 vs 8.1 vs 7.9 s,
+//! one test thread 6.2 vs 12.5 vs 11.5 s: about half. Under `cargo nextest run` it is a
+//! loss (12.8 vs 8.8 vs 8.2 s): every test process makes a pause of its own, so each test
+//! pays a pause's create and start as well; use it with `cargo test`, not nextest, until
+//! pauses are shared by the processes of a session. The whole test suite passes with it on.
 //!
 //! It stays opt-in because it changes what a test sees: [`Container::host`](crate::Container::host)
 //! is a bridge IP instead of `127.0.0.1`, [`Container::host_port`](crate::Container::host_port)
