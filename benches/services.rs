@@ -32,15 +32,13 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use testdock::bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType, PortBinding};
-use testdock::bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder,
-};
+use testdock::bollard::query_parameters::CreateContainerOptionsBuilder;
 use testdock::bollard::Docker;
 use testdock::services::postgres::{DatabaseTemplate, Postgres};
 use testdock::services::{Service, SharedService};
 use testdock::{labels, LocalImage};
 
-use support::leaks::{label_filter, sweep};
+use support::leaks::sweep;
 use support::run::{alternate, iterations, smoke_note};
 use support::stats::{median, ms, p90, ratio};
 use support::table::{Table, Targets};
@@ -324,15 +322,7 @@ async fn suite(template: Option<&'static DatabaseTemplate>) -> Result<()> {
 
 /// Removes what this process still has; only the shared servers may be there.
 async fn leak_check(docker: &Docker) -> Result<bool> {
-    let filter = label_filter(format!("{}={}", labels::OWNER, labels::owner_id()));
-    let listed = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await?;
+    let (filter, listed) = support::leaks::own_containers(docker).await?;
     let leaks: Vec<String> = listed
         .iter()
         .filter(|c| {

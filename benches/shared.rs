@@ -36,13 +36,11 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use testdock::bollard::query_parameters::ListContainersOptionsBuilder;
 use testdock::bollard::Docker;
 use testdock::shared::{unique_name, Shared};
 use testdock::{labels, Container, ContainerSpec, Exec, Probe};
 
 use support::images::busybox_all;
-use support::leaks::label_filter;
 use support::run::alternate;
 use support::stats::{median, ms, p90, ratio, sorted};
 use support::table::{Table, Targets};
@@ -236,15 +234,7 @@ async fn check_isolation(key: &str, c: &Container) -> Result<()> {
 /// Anything else of this process is removed and reported. Returns whether all is well.
 async fn leak_check(docker: &Docker) -> Result<bool> {
     let owner = labels::owner_id();
-    let filter = label_filter(format!("{}={owner}", labels::OWNER));
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await?;
+    let (_, containers) = support::leaks::own_containers(docker).await?;
     // The fixtures the rounds started and checked (not `get()` here: that would start
     // one that a failed round did not).
     let expected = STARTED.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -75,23 +75,14 @@ fn dropping_handles_inside_a_current_thread_runtime_returns_at_once() {
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(async {
-        let starts = (0..HANDLES).map(|_| sleeper().start());
-        let containers = futures::future::try_join_all(starts)
-            .await
-            .expect("start the containers");
-        let dropping = Instant::now();
-        drop(containers);
-        let took = dropping.elapsed();
-        // One removal takes ~100 ms: a drop that waited would take far longer.
-        assert!(took < Duration::from_millis(50), "the drops took {took:?}");
-        // The removals need this runtime for nothing: they finish while it waits.
-        common::assert_nothing_left(&common::this_test()).await;
-    });
+    // The removals need this runtime for nothing: they finish while it waits.
+    runtime.block_on(drop_started_handles_and_wait_until_gone());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_handles_on_a_multi_thread_runtime_returns_at_once() {
+/// Starts [`HANDLES`] containers, drops them all at once (asserting the drop returns at
+/// once: one removal takes ~100 ms, a drop that waited would take far longer), then
+/// waits until nothing of this test is left.
+async fn drop_started_handles_and_wait_until_gone() {
     let starts = (0..HANDLES).map(|_| sleeper().start());
     let containers = futures::future::try_join_all(starts)
         .await
@@ -101,6 +92,11 @@ async fn dropping_handles_on_a_multi_thread_runtime_returns_at_once() {
     let took = dropping.elapsed();
     assert!(took < Duration::from_millis(50), "the drops took {took:?}");
     common::assert_nothing_left(&common::this_test()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_handles_on_a_multi_thread_runtime_returns_at_once() {
+    drop_started_handles_and_wait_until_gone().await;
 }
 
 /// One runner test holding a container; returns how long `run_test` took to return

@@ -155,12 +155,20 @@ pub(crate) async fn child(job: &str) -> ExitCode {
         eprintln!("bench images child: unknown kind {kind:?}");
         return ExitCode::FAILURE;
     };
+    time_prepare_in_child(recipe.prepare()).await
+}
+
+/// The child's side of [`run_timed_child`]: connects to the daemon (untimed), then
+/// times `prepare` and prints `<µs> <reference>`.
+pub(crate) async fn time_prepare_in_child(
+    prepare: impl std::future::Future<Output = testdock::Result<String>>,
+) -> ExitCode {
     if let Err(e) = testdock::daemon().await {
         eprintln!("bench images child: {e}");
         return ExitCode::FAILURE;
     }
     let started = Instant::now();
-    match recipe.prepare().await {
+    match prepare.await {
         Ok(reference) => {
             println!("{} {reference}", started.elapsed().as_micros());
             ExitCode::SUCCESS

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::process::{ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use testdock::{labels, HostImage, InjectFile};
 
@@ -147,21 +147,7 @@ pub(crate) async fn child(job: &str) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let recipe = kind.recipe(nonce);
-    if let Err(e) = testdock::daemon().await {
-        eprintln!("bench images child: {e}");
-        return ExitCode::FAILURE;
-    }
-    let started = Instant::now();
-    match recipe.prepare().await.map(|p| p.reference) {
-        Ok(reference) => {
-            println!("{} {reference}", started.elapsed().as_micros());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("bench images child: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::fresh::time_prepare_in_child(async { recipe.prepare().await.map(|p| p.reference) }).await
 }
 
 /// Prints part 2.

@@ -27,17 +27,37 @@ pub fn label_filter(label: impl Into<String>) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_owned(), vec![label.into()])])
 }
 
-/// Removes the containers that match `filters` (all, running or not) and returns them,
-/// each with its state, test and what the removal did.
-pub async fn sweep(docker: &Docker, filters: &HashMap<String, Vec<String>>) -> Result<Vec<String>> {
-    let containers = docker
+/// Every container `filters` selects, running or not.
+pub async fn list(
+    docker: &Docker,
+    filters: &HashMap<String, Vec<String>>,
+) -> Result<Vec<testdock::bollard::models::ContainerSummary>> {
+    Ok(docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
                 .all(true)
                 .filters(filters)
                 .build(),
         ))
-        .await?;
+        .await?)
+}
+
+/// This process's containers (by its owner label), running or not, with the filter.
+pub async fn own_containers(
+    docker: &Docker,
+) -> Result<(
+    HashMap<String, Vec<String>>,
+    Vec<testdock::bollard::models::ContainerSummary>,
+)> {
+    let filter = label_filter(format!("{}={}", labels::OWNER, labels::owner_id()));
+    let listed = list(docker, &filter).await?;
+    Ok((filter, listed))
+}
+
+/// Removes the containers that match `filters` (all, running or not) and returns them,
+/// each with its state, test and what the removal did.
+pub async fn sweep(docker: &Docker, filters: &HashMap<String, Vec<String>>) -> Result<Vec<String>> {
+    let containers = list(docker, filters).await?;
     let mut found = Vec::new();
     for c in containers {
         let id = c.id.unwrap_or_default();

@@ -12,8 +12,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
-
 /// Markers older than this are removed (sessions are short; ids are not reused).
 const MARKER_AGE: Duration = Duration::from_secs(24 * 3600);
 
@@ -48,14 +46,12 @@ fn first_in_session_at(dir: &Path, what: &str, session: &str, daemon: &str) -> b
 }
 
 fn marker_path(dir: &Path, what: &str, session: &str, daemon: &str) -> PathBuf {
-    let mut hash = Sha256::new();
+    let mut hash = blake3::Hasher::new();
     for part in [what, session, daemon] {
         hash.update(part.as_bytes());
-        hash.update([0]);
+        hash.update(&[0]);
     }
-    let digest = hash.finalize();
-    let name: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();
-    dir.join(name)
+    dir.join(&hash.finalize().to_hex()[..24])
 }
 
 fn remove_old_markers(dir: &Path, keep: &Path) {
