@@ -27,6 +27,24 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In `#[container_test]`, `compose = "tests/stack.yml"` (a file relative to the crate's
+//! root) or `compose = expr` (any [`Compose`]) brings a stack up for the test, and an
+//! argument of type [`Stack`] takes it:
+//!
+//! ```no_run
+//! use testdock::compose::{Compose, Stack};
+//!
+//! fn offline(path: &str) -> Compose {
+//!     let busybox = testdock::HostImage::new().binary("/bin/busybox");
+//!     Compose::from_file(path).expect("a valid file").image("web", busybox)
+//! }
+//!
+//! #[testdock::container_test(compose = offline("tests/compose/app.yml"))]
+//! async fn web_answers(stack: Stack) {
+//!     let _addr = stack.service("web").addr(8080).unwrap();
+//! }
+//! ```
+//!
 //! ## What a file may hold
 //!
 //! | key | how |
@@ -427,5 +445,63 @@ impl Stack {
         results.into_iter().collect()
     }
 }
+/// A `Stack` argument is the stack of the test's compose file,
+/// [`TestMeta::compose`](crate::runner::TestMeta::compose) (the attribute's
+/// `compose = "..."`), brought up for the test with [`Compose::up_in`].
+impl crate::runner::Fixture for Stack {
+    #[doc(hidden)]
+    const IS_TEST_STACK: bool = true;
+
+    async fn setup(ctx: &TestContext) -> Result<Self> {
+        let compose = match ctx.take_compose()? {
+            ComposeSource::File(path) => Compose::from_file(path)?,
+            ComposeSource::Compose(compose) => compose,
+        };
+        compose.up_in(ctx).await
+    }
+}
+
+/// What a test's [`Stack`] is brought up from
+/// ([`TestMeta::compose`](crate::runner::TestMeta::compose)): a compose file (read when
+/// the test starts, so a bad file fails that test with the parse error) or a
+/// [`Compose`] as it is.
+#[derive(Debug, Clone)]
+pub enum ComposeSource {
+    /// A compose file's path.
+    File(PathBuf),
+    /// A parsed (and perhaps changed) compose file.
+    Compose(Compose),
+}
+
+impl From<Compose> for ComposeSource {
+    fn from(compose: Compose) -> Self {
+        ComposeSource::Compose(compose)
+    }
+}
+
+impl From<PathBuf> for ComposeSource {
+    fn from(path: PathBuf) -> Self {
+        ComposeSource::File(path)
+    }
+}
+
+impl From<&Path> for ComposeSource {
+    fn from(path: &Path) -> Self {
+        ComposeSource::File(path.to_owned())
+    }
+}
+
+impl From<&str> for ComposeSource {
+    fn from(path: &str) -> Self {
+        ComposeSource::File(path.into())
+    }
+}
+
+impl From<String> for ComposeSource {
+    fn from(path: String) -> Self {
+        ComposeSource::File(path.into())
+    }
+}
+
 #[cfg(test)]
 mod tests;

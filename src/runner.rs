@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 
 pub use outcome::TestOutcome;
 
+use crate::compose::ComposeSource;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::spec::ContainerSpec;
@@ -64,6 +65,7 @@ pub struct TestMeta {
     network: bool,
     pool: Option<bool>,
     container: Option<ContainerSpec>,
+    compose: Option<ComposeSource>,
 }
 
 impl TestMeta {
@@ -78,6 +80,7 @@ impl TestMeta {
             network: false,
             pool: None,
             container: None,
+            compose: None,
         }
     }
 
@@ -115,6 +118,31 @@ impl TestMeta {
         self
     }
 
+    /// The test's compose stack: the [`Stack`](crate::compose::Stack) argument of a
+    /// test gets it, brought up for the test (its project labelled with the test,
+    /// removed with it). A path names a compose file; a
+    /// [`Compose`](crate::compose::Compose) is brought up as it is (e.g. with images
+    /// replaced for offline use). This is what the attribute's `compose = "..."` (a file
+    /// relative to the crate's root) or `compose = expr` option gives; a test has at most
+    /// one.
+    ///
+    /// ```no_run
+    /// use testdock::compose::Stack;
+    /// use testdock::runner::{run_test, Fixture, TestMeta};
+    ///
+    /// let meta = TestMeta::new("my_suite::stack_answers", file!(), line!())
+    ///     .compose(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stack.yml"));
+    /// run_test(meta, |ctx| async move {
+    ///     let stack = Stack::setup(&ctx).await?;
+    ///     let _db = stack.service("db");
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn compose(mut self, stack: impl Into<ComposeSource>) -> Self {
+        self.compose = Some(stack.into());
+        self
+    }
+
     /// The test's identity.
     pub fn id(&self) -> &str {
         &self.id
@@ -128,6 +156,8 @@ pub struct TestContext {
     network: Option<String>,
     /// [`TestMeta::container`], until an argument takes it.
     container: Arc<Mutex<Option<ContainerSpec>>>,
+    /// [`TestMeta::compose`], until an argument takes it.
+    compose: Arc<Mutex<Option<ComposeSource>>>,
 }
 
 impl TestContext {
@@ -155,6 +185,7 @@ impl TestContext {
             test_id: meta.id.clone(),
             network,
             container: Arc::new(Mutex::new(meta.container.clone())),
+            compose: Arc::new(Mutex::new(meta.compose.clone())),
         }
     }
 
@@ -169,6 +200,22 @@ impl TestContext {
                  for it (give the attribute `image = ...` or `spec = ...`, or \
                  `TestMeta::container`), or an earlier argument already took it; other \
                  containers come from `#[from(fixture_fn)]` or a `Fixture` type",
+                self.test_id
+            ),
+        })
+    }
+
+    /// Takes the test's compose file ([`TestMeta::compose`]); the second taker and a
+    /// test without one get [`Error::InvalidInput`].
+    pub(crate) fn take_compose(&self) -> Result<ComposeSource> {
+        let mut slot = self.compose.lock().unwrap_or_else(|p| p.into_inner());
+        slot.take().ok_or_else(|| Error::InvalidInput {
+            container: format!("(not created) the compose stack of {}", self.test_id),
+            message: format!(
+                "{} takes a `Stack` argument, but the test names no compose file for it \
+                 (give the attribute `compose = \"...\"`, or `TestMeta::compose`), or an \
+                 earlier argument already took it; other stacks come from \
+                 `#[from(fixture_fn)]` with `Compose::up_in`",
                 self.test_id
             ),
         })
@@ -206,6 +253,12 @@ pub trait Fixture: Sized + Send + 'static {
     /// attribute checks at compile time that exactly one argument takes it.
     #[doc(hidden)]
     const IS_TEST_CONTAINER: bool = false;
+
+    /// Whether this fixture is the stack of the test's compose file
+    /// ([`TestMeta::compose`]): the attribute checks at compile time that exactly one
+    /// argument takes it.
+    #[doc(hidden)]
+    const IS_TEST_STACK: bool = false;
 
     /// Starts the fixture for the test described by `ctx`.
     fn setup(ctx: &TestContext) -> impl Future<Output = Result<Self>> + Send;

@@ -231,6 +231,51 @@ async fn a_stack_is_a_fixture_of_the_attribute(#[from(shop)] stack: Stack) {
     assert_eq!(out.stdout_text(), "pong\n");
 }
 
+/// `compose = expr`: the stack of a `Compose` expression (here the file with its images
+/// replaced for offline use) is the `Stack` argument's.
+#[container_test(compose = offline(STACK))]
+async fn the_attribute_brings_up_a_compose_expression(stack: Stack) {
+    assert!(stack.project().starts_with("shop-"), "{}", stack.project());
+    let out = stack
+        .service("web")
+        .exec(testdock::Exec::new(["wget", "-qO-", "http://db:8080/ping"]))
+        .await
+        .unwrap();
+    assert_eq!(out.stdout_text(), "pong\n");
+}
+
+/// `compose = "file"`: read from the crate's root when the test starts, so a bad file
+/// fails the test with the file's error (and a missing one is a compile error).
+#[container_test(compose = "tests/compose/unknown_dependency.yml")]
+#[should_panic(expected = "`web` depends on `db`, which the file does not define")]
+async fn the_attribute_reads_a_compose_file_from_the_crate_root(stack: Stack) {
+    let _ = stack;
+}
+
+/// The same without the macro: `TestMeta::compose` and `Stack`'s `Fixture` impl, and
+/// the stack goes with the test.
+#[test]
+fn a_test_meta_with_a_compose_stack_tears_it_down_with_the_test() {
+    use testdock::runner::{run_test, Fixture, TestMeta};
+    let id = format!("compose::by_hand_{}", common::unique());
+    let meta = TestMeta::new(id.clone(), file!(), line!()).compose(offline(STACK));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = seen.clone();
+    run_test(meta, move |ctx| async move {
+        let stack = Stack::setup(&ctx).await?;
+        let names = stack.services().map(|(name, _)| name.to_owned());
+        record.lock().unwrap().extend(names);
+        assert!(
+            Stack::setup(&ctx).await.is_err(),
+            "a second `Stack` argument has no file left to take"
+        );
+        Ok(())
+    });
+    assert_eq!(*seen.lock().unwrap(), ["db", "migrate", "web"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(common::assert_nothing_left(&id));
+}
+
 /// The child: brings the stack up, prints `READY <owner>`, then waits to be killed.
 #[test]
 #[ignore = "run as a child process by the test below"]

@@ -11,7 +11,7 @@ use syn::{Expr, ExprLit, FnArg, ItemFn, Lit, Meta, Pat, Token, Type};
 
 /// The options the attribute accepts, for error messages.
 pub(crate) const OPTIONS: &str =
-    "image, spec, cmd, env, expose, files, ready, startup_timeout, timeout, network, pool, crate";
+    "image, spec, cmd, env, expose, files, ready, startup_timeout, timeout, network, pool, compose, crate";
 
 /// Options that refine the test's container and so need `image` or `spec`.
 const CONTAINER_OPTIONS: [&str; 6] = ["cmd", "env", "expose", "files", "ready", "startup_timeout"];
@@ -35,7 +35,18 @@ pub(crate) struct Config {
     pub(crate) network: Option<(bool, Span)>,
     /// Pool mode on or off for this test (default: `TESTDOCK_POOL`).
     pub(crate) pool: Option<(bool, Span)>,
+    /// A compose file relative to the crate's root (a string literal), or any
+    /// expression converting into `ComposeSource`; a `Stack` argument takes it.
+    pub(crate) compose: Option<(Compose, Span)>,
     pub(crate) krate: Option<(syn::Path, Span)>,
+}
+
+/// The attribute's `compose = ...`.
+pub(crate) enum Compose {
+    /// A file, relative to the crate's root (checked to exist at expansion).
+    File(syn::LitStr),
+    /// An expression giving a `Compose` (or a path), used verbatim.
+    Expr(Expr),
 }
 
 /// How one argument of the test gets its value.
@@ -134,6 +145,7 @@ pub(crate) fn options(args: TokenStream, errors: &mut Errors) -> Config {
             "timeout" => set!(timeout, duration(value, &name, errors)),
             "network" => set!(network, boolean(value, &name, errors)),
             "pool" => set!(pool, boolean(value, &name, errors)),
+            "compose" => set!(compose, compose_file(value, errors)),
             "crate" => set!(
                 krate,
                 string(value, &name, errors).and_then(|s| match s.parse::<syn::Path>() {
@@ -252,6 +264,40 @@ fn expression(value: &Expr, name: &str, example: &str, errors: &mut Errors) -> O
             None
         }
     }
+}
+
+/// A string literal naming a compose file that exists, relative to the root of the
+/// crate being compiled (where `cargo test` runs tests, and the base the expansion
+/// uses), or a non-literal expression (e.g. `offline("tests/stack.yml")`).
+fn compose_file(value: &Expr, errors: &mut Errors) -> Option<Compose> {
+    if lit(value).is_none() {
+        return Some(Compose::Expr(value.clone()));
+    }
+    let path = string(value, "compose", errors)?;
+    let relative = path.value();
+    if relative.is_empty() || std::path::Path::new(&relative).is_absolute() {
+        errors.push(
+            path.span(),
+            "`compose` takes a path relative to the crate's root, e.g. \
+             `compose = \"tests/stack.yml\"`",
+        );
+        return None;
+    }
+    // Checked here, so a typo is a compile error at the literal rather than a failed test.
+    if let Ok(root) = std::env::var("CARGO_MANIFEST_DIR") {
+        let full = std::path::Path::new(&root).join(&relative);
+        if !full.is_file() {
+            errors.push(
+                path.span(),
+                format!(
+                    "no compose file `{relative}` under the crate's root: `compose` paths \
+                     are relative to the directory of the crate's Cargo.toml"
+                ),
+            );
+            return None;
+        }
+    }
+    Some(Compose::File(path))
 }
 
 fn boolean(value: &Expr, name: &str, errors: &mut Errors) -> Option<bool> {

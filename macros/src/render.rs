@@ -5,7 +5,7 @@ use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::ItemFn;
 
-use crate::parse::{Arg, Config, Source};
+use crate::parse::{Arg, Compose, Config, Source};
 
 /// The expansion of a valid test.
 pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
@@ -38,6 +38,15 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
     }
     if let Some((pool, _)) = &config.pool {
         meta.extend(quote!(.pool(#pool)));
+    }
+    match &config.compose {
+        Some((Compose::File(file), _)) => meta.extend(quote_spanned! {file.span()=>
+            .compose(::core::concat!(::core::env!("CARGO_MANIFEST_DIR"), "/", #file))
+        }),
+        Some((Compose::Expr(expr), _)) => {
+            meta.extend(quote_spanned!(expr.span()=> .compose(#expr)))
+        }
+        None => {}
     }
     if config.has_container() {
         let spec = container_spec(config, &krate);
@@ -75,48 +84,79 @@ pub(crate) fn test(item: ItemFn, config: &Config, args: &[Arg]) -> TokenStream {
 
 /// Checks made outside the test fn (so that `cargo build`, where `#[test]` items are
 /// compiled out, reports them too), each at the token it is about: every argument
-/// without `#[from]` is a `Fixture`, and the test's container (the attribute's `image`
-/// or `spec`) goes to exactly one argument. Types decide, through
-/// `Fixture::IS_TEST_CONTAINER`: a user type that happens to be called `Container` is
-/// just another fixture.
+/// without `#[from]` is a `Fixture`, the test's container (the attribute's `image` or
+/// `spec`) goes to exactly one argument, and so does the stack of its `compose` file.
+/// Types decide, through `Fixture::IS_TEST_CONTAINER` and `Fixture::IS_TEST_STACK`: a
+/// user type that happens to be called `Container` is just another fixture.
 fn checks(config: &Config, args: &[Arg], krate: &TokenStream) -> TokenStream {
     let fixtures: Vec<&syn::Type> = args
         .iter()
         .filter(|a| matches!(a.source, Source::Fixture))
         .map(|a| &a.ty)
         .collect();
-    let fixture = quote!(#krate::__private::Fixture);
-    let Some(span) = config.container_span() else {
-        // No container described: no argument may ask for one.
-        return fixtures
-            .iter()
-            .map(|ty| {
-                quote_spanned! {ty.span()=>
-                    const _: () = ::core::assert!(
-                        !<#ty as #fixture>::IS_TEST_CONTAINER,
-                        "this `Container` argument has no container to take: describe it with \
+    let container = Taken {
+        flag: quote!(IS_TEST_CONTAINER),
+        described: config.container_span(),
+        none_described: "this `Container` argument has no container to take: describe it with \
                          `image = \"...\"` or `spec = ...` in the attribute, or name a fixture \
                          fn with `#[from(fixture_fn)]`",
-                    );
-                }
-            })
-            .collect();
+        not_taken: "the attribute describes a container, but no argument takes it: add an \
+                    argument of type `Container`",
+        taken_twice: "the attribute describes one container, but several `Container` arguments \
+                      take it: give the others `#[from(fixture_fn)]`",
     };
-    let count = fixtures
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> (<#ty as #fixture>::IS_TEST_CONTAINER as usize)));
-    let count = quote!(0 #(+ #count)*);
-    quote_spanned! {span=>
-        const _: () = ::core::assert!(
-            #count >= 1,
-            "the attribute describes a container, but no argument takes it: add an \
-             argument of type `Container`",
-        );
-        const _: () = ::core::assert!(
-            #count <= 1,
-            "the attribute describes one container, but several `Container` arguments \
-             take it: give the others `#[from(fixture_fn)]`",
-        );
+    let stack = Taken {
+        flag: quote!(IS_TEST_STACK),
+        described: config.compose.as_ref().map(|(_, span)| *span),
+        none_described: "this `Stack` argument has no compose file to take: name one with \
+                         `compose = \"tests/stack.yml\"` in the attribute, or name a fixture \
+                         fn with `#[from(fixture_fn)]`",
+        not_taken: "the attribute names a compose file, but no argument takes its stack: add \
+                    an argument of type `testdock::compose::Stack`",
+        taken_twice: "the attribute names one compose file, but several `Stack` arguments \
+                      take it: give the others `#[from(fixture_fn)]`",
+    };
+    let mut checks = container.checks(&fixtures, krate);
+    checks.extend(stack.checks(&fixtures, krate));
+    checks
+}
+
+/// Something the attribute describes that exactly one argument takes: the argument
+/// types whose `Fixture::<flag>` is true.
+struct Taken {
+    flag: TokenStream,
+    /// The option that describes it, if the attribute does.
+    described: Option<proc_macro2::Span>,
+    none_described: &'static str,
+    not_taken: &'static str,
+    taken_twice: &'static str,
+}
+
+impl Taken {
+    fn checks(&self, fixtures: &[&syn::Type], krate: &TokenStream) -> TokenStream {
+        let fixture = quote!(#krate::__private::Fixture);
+        let Taken { flag, .. } = self;
+        let Some(span) = self.described else {
+            // Nothing described: no argument may ask for it.
+            let message = self.none_described;
+            return fixtures
+                .iter()
+                .map(|ty| {
+                    quote_spanned! {ty.span()=>
+                        const _: () = ::core::assert!(!<#ty as #fixture>::#flag, #message);
+                    }
+                })
+                .collect();
+        };
+        let count = fixtures
+            .iter()
+            .map(|ty| quote_spanned!(ty.span()=> (<#ty as #fixture>::#flag as usize)));
+        let count = quote!(0 #(+ #count)*);
+        let (not_taken, taken_twice) = (self.not_taken, self.taken_twice);
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(#count >= 1, #not_taken);
+            const _: () = ::core::assert!(#count <= 1, #taken_twice);
+        }
     }
 }
 

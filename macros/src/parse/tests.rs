@@ -164,3 +164,28 @@ fn a_second_test_attribute_is_an_error() {
         .to_string()
         .contains("already makes this a test"));
 }
+
+#[test]
+fn compose_takes_an_existing_file_or_an_expression() {
+    // Unit tests run with the macro crate's root as CARGO_MANIFEST_DIR.
+    let (c, err) = parse(quote!(compose = "Cargo.toml"));
+    assert!(err.is_none(), "{err:?}");
+    assert!(matches!(c.compose, Some((Compose::File(f), _)) if f.value() == "Cargo.toml"));
+    let (c, err) = parse(quote!(compose = offline("tests/stack.yml")));
+    assert!(err.is_none(), "{err:?}");
+    assert!(matches!(c.compose, Some((Compose::Expr(_), _))));
+    let (_, err) = parse(quote!(compose = "tests/no_such_stack.yml"));
+    let err = err.unwrap();
+    assert!(
+        err.contains("no compose file `tests/no_such_stack.yml` under"),
+        "{err}"
+    );
+    assert!(
+        err.contains("relative to the directory of the crate's Cargo.toml"),
+        "{err}"
+    );
+    let (_, err) = parse(quote!(compose = "/etc/stack.yml"));
+    assert!(err.unwrap().contains("path relative to the crate's root"));
+    let (_, err) = parse(quote!(compose = 7));
+    assert!(err.unwrap().contains("`compose` takes a string literal"));
+}

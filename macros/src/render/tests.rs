@@ -152,3 +152,33 @@ fn on_error_the_item_is_still_emitted_with_the_error() {
     let _ = parse::options(quote!(imgae = "x"), &mut errors);
     assert!(errors.into_result().is_err());
 }
+
+#[test]
+fn a_compose_file_is_resolved_from_the_crate_root_and_taken_by_the_stack_argument() {
+    let out = expand(
+        quote!(compose = "Cargo.toml"),
+        quote!(
+            async fn t(stack: Stack) {}
+        ),
+    );
+    assert!(
+        out.contains(
+            ". compose (:: core :: concat ! (:: core :: env ! (\"CARGO_MANIFEST_DIR\") , \"/\" , \"Cargo.toml\"))"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("< Stack as :: testdock :: __private :: Fixture > :: IS_TEST_STACK"),
+        "{out}"
+    );
+    let out = expand(
+        quote!(compose = offline("tests/stack.yml")),
+        quote!(
+            async fn t(stack: Stack) {}
+        ),
+    );
+    assert!(
+        out.contains(". compose (offline (\"tests/stack.yml\"))"),
+        "{out}"
+    );
+}
