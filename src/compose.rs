@@ -1,5 +1,5 @@
 //! [`Compose`]: a `docker-compose.yml` brought up natively, with testdock's own
-//! lifecycle (no `docker compose` binary), as a [`Stack`] of [`Container`]s.
+//! lifecycle (no `docker compose` binary), as a [`Stack`] of [`Container`](crate::Container)s.
 //!
 //! Every service is a [`ContainerSpec`] started like any other container, so every
 //! guarantee holds for a stack too: images from registries (pull policy) or built in
@@ -55,8 +55,8 @@
 //! | `environment`, `env_file` | list or map; a name without value is taken from this process's environment |
 //! | `ports` | short or long syntax; published on `127.0.0.1` unless the file names an address |
 //! | `expose` | accepted (services on the stack's network reach every port anyway) |
-//! | `volumes`, `tmpfs` | named volumes (declared at the top level) become [`Volume`]s of the stack; binds (relative to the file's directory); anonymous volumes; tmpfs |
-//! | `networks` | one network per service (`default` if none), with `aliases`; each network of the file is a [`Network`] of the stack; every service is reachable by its name |
+//! | `volumes`, `tmpfs` | named volumes (declared at the top level) become [`Volume`](crate::Volume)s of the stack; binds (relative to the file's directory); anonymous volumes; tmpfs |
+//! | `networks` | one network per service (`default` if none), with `aliases`; each network of the file is a [`Network`](crate::Network) of the stack; every service is reachable by its name |
 //! | `healthcheck` | `test`, `interval`, `timeout`, `retries`, `start_period` (unset durations take testdock's test-friendly defaults: see [`Healthcheck`](crate::Healthcheck)); a service with one is ready when healthy |
 //! | `depends_on` | `service_started`, `service_healthy`, `service_completed_successfully`, `required` |
 //! | `profiles` | services with profiles start only when one is enabled with [`Compose::profile`] |
@@ -80,28 +80,32 @@
 //!   its startup timeout) fails the whole `up` at once with
 //!   [`Error::ComposeService`], whose cause names its container and holds its last
 //!   log lines; everything already started is removed.
+//! - After `up`, a stack brought up for a test ([`Compose::up_in`], the attribute's
+//!   `compose = ...`) is watched: a service that stops with a non-zero code the test did
+//!   not ask for fails the test at once with
+//!   [`Error::ComposeServiceStopped`] (its exit code and last log lines), instead of
+//!   leaving the test to time out against a dead service. [`Stack::watch`] gives the
+//!   same for a stack of your own.
 
 mod graph;
 mod keys;
 mod model;
 mod parse;
+mod stack;
 mod up;
 mod values;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::image::ImageSource;
 use crate::inject::InjectFile;
 use crate::labels;
-use crate::network::Network;
 use crate::probe::Probe;
 use crate::runner::TestContext;
 use crate::spec::ContainerSpec;
-use crate::volume::Volume;
 use model::Plan;
+pub use stack::{ComposeSource, Stack};
 
 /// A compose file, parsed and checked, ready to [`up`](Self::up) (any number of times:
 /// each is its own stack).
@@ -301,7 +305,9 @@ impl Compose {
         self.up_for(labels::current_test_id()).await
     }
 
-    /// [`up`](Self::up) for the test of `ctx`: for a `#[from(fn)]` fixture.
+    /// [`up`](Self::up) for the test of `ctx`: for a `#[from(fn)]` fixture. The runner
+    /// watches the stack while the test runs: a service that stops with a failure fails
+    /// the test at once, naming it (see [`Stack::watch`]).
     ///
     /// ```no_run
     /// use testdock::compose::{Compose, Stack};
@@ -317,7 +323,9 @@ impl Compose {
     /// }
     /// ```
     pub async fn up_in(self, ctx: &TestContext) -> Result<Stack> {
-        self.up_for(ctx.test_id().to_owned()).await
+        let stack = self.up_for(ctx.test_id().to_owned()).await?;
+        ctx.watch(stack.watch());
+        Ok(stack)
     }
 
     async fn up_for(self, test_id: String) -> Result<Stack> {
@@ -358,148 +366,6 @@ fn sanitize(name: &str) -> String {
         "stack".to_owned()
     } else {
         s
-    }
-}
-
-/// A running stack: its services' [`Container`]s, networks and volumes. Dropping it
-/// removes them all (containers first); [`down`](Self::down) does the same and waits.
-#[derive(Debug)]
-pub struct Stack {
-    project: String,
-    // Field order is drop order: containers before the volumes and networks they use.
-    containers: Vec<(String, Container)>,
-    volumes: HashMap<String, Volume>,
-    networks: HashMap<String, Network>,
-}
-
-impl Stack {
-    /// The project name (`<name>-<random>`), on every resource as the label
-    /// `io.testdock.compose.project`.
-    pub fn project(&self) -> &str {
-        &self.project
-    }
-
-    /// The container of `service`.
-    ///
-    /// # Panics
-    ///
-    /// If the stack has no such service (the message lists those it has); see
-    /// [`get`](Self::get).
-    ///
-    /// ```no_run
-    /// # async fn demo(stack: testdock::compose::Stack) -> testdock::Result<()> {
-    /// let addr = stack.service("db").addr(5432)?;
-    /// # let _ = addr; Ok(()) }
-    /// ```
-    pub fn service(&self, service: &str) -> &Container {
-        self.get(service).unwrap_or_else(|| {
-            let names: Vec<&str> = self.containers.iter().map(|(n, _)| n.as_str()).collect();
-            panic!(
-                "compose project `{}` has no service `{service}` (services: {})",
-                self.project,
-                names.join(", ")
-            )
-        })
-    }
-
-    /// The container of `service`, if the stack has it.
-    pub fn get(&self, service: &str) -> Option<&Container> {
-        self.containers
-            .iter()
-            .find(|(name, _)| name == service)
-            .map(|(_, c)| c)
-    }
-
-    /// The services and their containers, in the file's order.
-    pub fn services(&self) -> impl Iterator<Item = (&str, &Container)> {
-        self.containers.iter().map(|(n, c)| (n.as_str(), c))
-    }
-
-    /// The stack's volume for the file's named volume `name`.
-    pub fn volume(&self, name: &str) -> Option<&Volume> {
-        self.volumes.get(name)
-    }
-
-    /// The stack's network for the file's network `name` (`default` unless the file
-    /// names its networks).
-    pub fn network(&self, name: &str) -> Option<&Network> {
-        self.networks.get(name)
-    }
-
-    /// Removes the whole stack: containers (concurrently), then volumes and networks.
-    /// Returns the first error; the rest is removed regardless.
-    pub async fn down(self) -> Result<()> {
-        let Stack {
-            containers,
-            volumes,
-            networks,
-            ..
-        } = self;
-        let removed = futures::future::join_all(containers.into_iter().map(|(_, c)| c.remove()));
-        let mut results = removed.await;
-        let vols = futures::future::join_all(volumes.into_values().map(Volume::remove));
-        let nets = futures::future::join_all(networks.into_values().map(Network::remove));
-        let (v, n) = futures::join!(vols, nets);
-        results.extend(v);
-        results.extend(n);
-        results.into_iter().collect()
-    }
-}
-/// A `Stack` argument is the stack of the test's compose file,
-/// [`TestMeta::compose`](crate::runner::TestMeta::compose) (the attribute's
-/// `compose = "..."`), brought up for the test with [`Compose::up_in`].
-impl crate::runner::Fixture for Stack {
-    #[doc(hidden)]
-    const IS_TEST_STACK: bool = true;
-
-    async fn setup(ctx: &TestContext) -> Result<Self> {
-        let compose = match ctx.take_compose()? {
-            ComposeSource::File(path) => Compose::from_file(path)?,
-            ComposeSource::Compose(compose) => compose,
-        };
-        compose.up_in(ctx).await
-    }
-}
-
-/// What a test's [`Stack`] is brought up from
-/// ([`TestMeta::compose`](crate::runner::TestMeta::compose)): a compose file (read when
-/// the test starts, so a bad file fails that test with the parse error) or a
-/// [`Compose`] as it is.
-#[derive(Debug, Clone)]
-pub enum ComposeSource {
-    /// A compose file's path.
-    File(PathBuf),
-    /// A parsed (and perhaps changed) compose file.
-    Compose(Compose),
-}
-
-impl From<Compose> for ComposeSource {
-    fn from(compose: Compose) -> Self {
-        ComposeSource::Compose(compose)
-    }
-}
-
-impl From<PathBuf> for ComposeSource {
-    fn from(path: PathBuf) -> Self {
-        ComposeSource::File(path)
-    }
-}
-
-impl From<&Path> for ComposeSource {
-    fn from(path: &Path) -> Self {
-        ComposeSource::File(path.to_owned())
-    }
-}
-
-impl From<&str> for ComposeSource {
-    fn from(path: &str) -> Self {
-        ComposeSource::File(path.into())
-    }
-}
-
-impl From<String> for ComposeSource {
-    fn from(path: String) -> Self {
-        ComposeSource::File(path.into())
     }
 }
 

@@ -1,7 +1,8 @@
 //! [`Container`]: the handle to a started container.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bollard::models::{ContainerInspectResponse, ContainerTopResponse};
@@ -21,6 +22,7 @@ use crate::inject::InjectFile;
 use crate::logs::{LogChunk, Logs};
 use crate::ports::{PortMap, Protocol};
 use crate::timings::StepTimings;
+use crate::watch::Watched;
 
 /// Default time given to a graceful stop before the daemon kills.
 pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -55,6 +57,10 @@ pub struct Container {
     test_id: String,
     ports: Mutex<PortMap>,
     timings: StepTimings,
+    /// Set by [`stop`](Self::stop), [`kill`](Self::kill) and [`restart`](Self::restart):
+    /// a watcher ([`Stack::watch`](crate::compose::Stack::watch)) does not report an
+    /// exit the test asked for.
+    stopped_on_purpose: Arc<AtomicBool>,
     guard: RemovalGuard,
 }
 
@@ -69,6 +75,7 @@ impl Container {
             test_id: parts.test_id,
             ports: Mutex::new(parts.ports),
             timings: parts.timings,
+            stopped_on_purpose: Arc::default(),
             guard,
         }
     }
@@ -146,6 +153,17 @@ impl Container {
             ),
         })?;
         Ok(SocketAddr::new(ip, host_port))
+    }
+
+    /// What a watcher needs of this container, without a borrow of it.
+    pub(crate) fn watched(&self) -> Watched {
+        Watched {
+            docker: self.docker.clone(),
+            id: self.id.clone(),
+            name: self.name().to_owned(),
+            image: self.image.clone(),
+            stopped_on_purpose: self.stopped_on_purpose.clone(),
+        }
     }
 
     fn error(&self, step: Step, started: Instant, source: bollard::errors::Error) -> Error {
@@ -261,6 +279,7 @@ impl Container {
     /// Stops the container gracefully (its stop signal, then SIGKILL after 10 s).
     pub async fn stop(&self) -> Result<()> {
         let started = Instant::now();
+        self.stopped_on_purpose.store(true, Ordering::Relaxed);
         let mut options = StopContainerOptionsBuilder::default().t(STOP_GRACE.as_secs() as i32);
         if let Some(signal) = &self.stop_signal {
             options = options.signal(signal);
@@ -274,6 +293,7 @@ impl Container {
     /// Sends `signal` (e.g. `"SIGHUP"`, `"SIGKILL"`) to the main process.
     pub async fn kill(&self, signal: &str) -> Result<()> {
         let started = Instant::now();
+        self.stopped_on_purpose.store(true, Ordering::Relaxed);
         let options = KillContainerOptionsBuilder::default()
             .signal(signal)
             .build();
@@ -286,6 +306,7 @@ impl Container {
     /// Restarts the container and refreshes its published ports (they may change).
     pub async fn restart(&self) -> Result<()> {
         let started = Instant::now();
+        self.stopped_on_purpose.store(true, Ordering::Relaxed);
         let options = RestartContainerOptionsBuilder::default()
             .t(STOP_GRACE.as_secs() as i32)
             .build();

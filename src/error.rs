@@ -14,6 +14,10 @@ use crate::resource_kind::ResourceKind;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 pub use step::Step;
+use wording::{
+    for_suffix, in_use_suffix, list_attempts, list_tried, logs_suffix, oom_suffix, output_suffix,
+    state_suffix, waiting_for_suffix, NO_DAEMON_HINT,
+};
 
 /// The last lines a container printed, attached to startup errors.
 ///
@@ -319,6 +323,20 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A service of a compose stack stopped with a failure while the stack was in use
+    /// (see [`Stack::watch`](crate::compose::Stack::watch)); the cause holds its exit
+    /// code and last log lines.
+    #[error("service `{service}` of compose project `{project}` stopped while in use")]
+    ComposeServiceStopped {
+        /// The compose project (the stack's per-test name).
+        project: String,
+        /// The service, as named in the file.
+        service: String,
+        /// How it stopped ([`Error::Exited`]).
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Listing or removing testdock's labelled resources failed: a test's teardown by
     /// label, a reaper, the stale sweep, `ps` or `prune`.
     #[error("cannot {action} {resource}")]
@@ -332,103 +350,6 @@ pub enum Error {
         #[source]
         source: Box<bollard::errors::Error>,
     },
-}
-
-const NO_DAEMON_HINT: &str = "\
-To fix: start a Docker daemon (e.g. `sudo apt-get install -y docker.io && sudo systemctl start docker`,
-or run `dockerd` in the background), make sure this user may open its socket (`sudo usermod -aG docker $USER`),
-or point DOCKER_HOST (unix:///path or tcp://host:port, with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for TLS)
-or DOCKER_CONTEXT at a daemon that runs.";
-
-fn list_attempts(attempts: &[Attempt]) -> String {
-    if attempts.is_empty() {
-        return "  (no endpoint)".to_owned();
-    }
-    attempts
-        .iter()
-        .map(|a| {
-            format!(
-                "  - {} ({}): {}",
-                a.candidate.endpoint, a.candidate.origin, a.failure
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn list_tried(tried: &[String]) -> String {
-    tried
-        .iter()
-        .map(|t| format!("  - {t}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn for_suffix(target: &Option<String>) -> String {
-    match target {
-        Some(target) => format!(" (for {target})"),
-        None => String::new(),
-    }
-}
-
-/// The last lines a failed command printed: stderr, else stdout (the runtime puts its
-/// "executable file not found" there).
-fn output_suffix(stderr: &str, stdout: &str) -> String {
-    let text = if stderr.trim().is_empty() {
-        stdout
-    } else {
-        stderr
-    };
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.is_empty() {
-        return String::new();
-    }
-    let tail = LogTail {
-        lines: lines[lines.len().saturating_sub(20)..]
-            .iter()
-            .map(|l| (*l).to_owned())
-            .collect(),
-    };
-    format!("; it printed:\n{tail}")
-}
-
-/// What to do about a network or volume containers still use.
-fn in_use_suffix(step: Step, source: &bollard::errors::Error) -> &'static str {
-    if step == Step::Remove && matches!(status_of(source), Some(403 | 409)) {
-        ": containers still use it (remove them first); it is removed in the background \
-         as soon as they are gone"
-    } else {
-        ""
-    }
-}
-
-fn state_suffix(state: &Option<String>) -> String {
-    match state {
-        Some(state) => format!("; container state: {state}"),
-        None => String::new(),
-    }
-}
-
-fn logs_suffix(logs: &Option<LogTail>) -> String {
-    match logs {
-        Some(logs) => format!("\n  last log lines:\n{logs}"),
-        None => String::new(),
-    }
-}
-
-fn oom_suffix(oom_killed: bool) -> &'static str {
-    if oom_killed {
-        " (killed by the OOM killer: raise the memory limit)"
-    } else {
-        ""
-    }
-}
-
-fn waiting_for_suffix(waiting_for: &Option<String>) -> String {
-    match waiting_for {
-        Some(what) => format!(", waiting for {what}"),
-        None => String::new(),
-    }
 }
 
 impl fmt::Debug for Error {
@@ -454,7 +375,9 @@ impl Error {
             Error::ProbeFailed { .. } => Some(Step::Ready),
             Error::Image { .. } => Some(Step::Image),
             Error::Exec { .. } | Error::ExecFailed { .. } => Some(Step::Exec),
-            Error::ComposeService { source, .. } => source.step(),
+            Error::ComposeService { source, .. } | Error::ComposeServiceStopped { source, .. } => {
+                source.step()
+            }
             _ => None,
         }
     }
@@ -524,3 +447,4 @@ pub(crate) fn status_of(error: &bollard::errors::Error) -> Option<u16> {
 mod step;
 #[cfg(test)]
 mod tests;
+mod wording;

@@ -217,6 +217,7 @@ pub mod timeouts;
 mod timings;
 mod trace;
 mod volume;
+mod watch;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;

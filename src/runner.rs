@@ -158,7 +158,13 @@ pub struct TestContext {
     container: Arc<Mutex<Option<ContainerSpec>>>,
     /// [`TestMeta::compose`], until an argument takes it.
     compose: Arc<Mutex<Option<ComposeSource>>>,
+    /// Where [`watch`](Self::watch) sends its futures: to the runner, which races them
+    /// with the body.
+    watchers: tokio::sync::mpsc::UnboundedSender<Watcher>,
 }
+
+/// A future that resolves only when the test must fail: see [`TestContext::watch`].
+pub(crate) type Watcher = std::pin::Pin<Box<dyn Future<Output = Error> + Send + 'static>>;
 
 impl TestContext {
     /// The test's identity (label `testdock.test`).
@@ -180,13 +186,51 @@ impl TestContext {
         }
     }
 
-    pub(crate) fn new(meta: &TestMeta, network: Option<String>) -> Self {
+    pub(crate) fn new(
+        meta: &TestMeta,
+        network: Option<String>,
+        watchers: tokio::sync::mpsc::UnboundedSender<Watcher>,
+    ) -> Self {
         TestContext {
+            watchers,
             test_id: meta.id.clone(),
             network,
             container: Arc::new(Mutex::new(meta.container.clone())),
             compose: Arc::new(Mutex::new(meta.compose.clone())),
         }
+    }
+
+    /// Fails the test at once, with the error `watch` resolves to, if it resolves before
+    /// the body ends: how a fixture says "if this dies, the test is over" (e.g.
+    /// [`Stack::watch`](crate::compose::Stack::watch), which [`Compose::up_in`]
+    /// registers). The body is cancelled; the failure report and the teardown run as for
+    /// any failure. Dropped unfinished when the body ends.
+    ///
+    /// [`Compose::up_in`]: crate::compose::Compose::up_in
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use testdock::runner::TestContext;
+    /// use testdock::{Container, Error};
+    ///
+    /// async fn server(ctx: &TestContext) -> testdock::Result<Container> {
+    ///     let c = ctx.spec("my-server:1").expose(8080).start().await?;
+    ///     let addr = c.addr(8080)?;
+    ///     ctx.watch(async move {
+    ///         while tokio::net::TcpStream::connect(addr).await.is_ok() {
+    ///             tokio::time::sleep(Duration::from_secs(1)).await;
+    ///         }
+    ///         Error::InvalidInput {
+    ///             container: "my-server".into(),
+    ///             message: format!("{addr} stopped answering"),
+    ///         }
+    ///     });
+    ///     Ok(c)
+    /// }
+    /// ```
+    pub fn watch(&self, watch: impl Future<Output = Error> + Send + 'static) {
+        // The runner is gone only when the body has ended: nothing left to fail.
+        let _ = self.watchers.send(Box::pin(watch));
     }
 
     /// Takes the test's own container spec ([`TestMeta::container`]); the second taker

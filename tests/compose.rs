@@ -276,6 +276,103 @@ fn a_test_meta_with_a_compose_stack_tears_it_down_with_the_test() {
     runtime.block_on(common::assert_nothing_left(&id));
 }
 
+/// A stack whose `worker` crashes with code 3 after `crash_after` seconds (unless the
+/// test stops it first), beside a `db` that runs on and a one-shot `seed`.
+fn crashing_stack(crash_after: u32) -> Compose {
+    let yaml = format!(
+        r#"
+services:
+  db:
+    image: busybox:1.36
+    command: ["sleep", "1000"]
+  seed:
+    image: busybox:1.36
+    command: ["sh", "-c", "echo seed: done"]
+  worker:
+    image: busybox:1.36
+    depends_on:
+      seed: {{ condition: service_completed_successfully }}
+    command: ["sh", "-c", "echo worker: up; sleep {crash_after}; echo worker: out of cheese; exit 3"]
+"#
+    );
+    let compose = Compose::from_str(&yaml).unwrap();
+    ["db", "seed", "worker"]
+        .into_iter()
+        .fold(compose, |c, s| c.image(s, common::busybox()))
+}
+
+/// Runs a test with the stack of `compose` whose body is `body`, and returns how it
+/// ended: `Err` with the failure's text if the test failed.
+fn run_with_stack<F, Fut>(id: &str, compose: Compose, body: F) -> Result<(), String>
+where
+    F: FnOnce(Stack) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use testdock::runner::{run_test, Fixture, TestMeta};
+    let meta = TestMeta::new(id, file!(), line!())
+        .compose(compose)
+        .timeout(Duration::from_secs(60));
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_test(meta, move |ctx| async move {
+            body(Stack::setup(&ctx).await?).await;
+            Ok(())
+        })
+    }))
+    .map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    })
+}
+
+#[test]
+fn a_service_crashing_during_the_test_fails_it_at_once_naming_the_service() {
+    let id = format!("compose::crash_{}", common::unique());
+    let started = std::time::Instant::now();
+    let ended = run_with_stack(&id, crashing_stack(2), |_stack| async {
+        tokio::time::sleep(Duration::from_secs(50)).await;
+    });
+    let elapsed = started.elapsed();
+    let message = ended.expect_err("the test must fail when `worker` crashes");
+    assert!(
+        message.contains("service `worker` of compose project"),
+        "{message}"
+    );
+    assert!(message.contains("stopped while in use"), "{message}");
+    assert!(
+        message.contains("exited with code 3 during the test"),
+        "{message}"
+    );
+    assert!(
+        message.contains("worker: out of cheese"),
+        "last log lines: {message}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(30),
+        "failed after {elapsed:?}: at the crash, not at the 60 s limit"
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(common::assert_nothing_left(&id));
+}
+
+#[test]
+fn a_service_the_test_stops_or_a_one_shot_that_completed_does_not_fail_it() {
+    let id = format!("compose::stopped_{}", common::unique());
+    let ended = run_with_stack(&id, crashing_stack(600), |stack| async move {
+        let worker = stack.service("worker");
+        worker.stop().await.unwrap();
+        assert_ne!(worker.wait().await.unwrap(), 0, "stopped by a signal");
+        // `seed` exited 0 before the body began; give the watcher time to see both.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(logs(&stack, "seed").await.contains("seed: done"));
+    });
+    assert_eq!(ended, Ok(()));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(common::assert_nothing_left(&id));
+}
+
 /// The child: brings the stack up, prints `READY <owner>`, then waits to be killed.
 #[test]
 #[ignore = "run as a child process by the test below"]

@@ -46,6 +46,8 @@ pub enum Step {
     Wait,
     /// Reading resource usage statistics.
     Stats,
+    /// Running, watched while the test used it (it stopped with a failure).
+    Watch,
 }
 
 impl fmt::Display for Step {
@@ -71,6 +73,7 @@ impl fmt::Display for Step {
             Step::Remove => "remove",
             Step::Wait => "wait for exit",
             Step::Stats => "read stats",
+            Step::Watch => "the test",
         })
     }
 }

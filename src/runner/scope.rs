@@ -51,10 +51,29 @@ where
         None
     };
     let slot = meta.pool_mode().then(|| crate::pool::Pod::open(&meta.id));
-    let ctx = TestContext::new(meta, network.as_ref().map(|n| n.name().to_owned()));
+    let (watch_tx, mut watchers) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = TestContext::new(
+        meta,
+        network.as_ref().map(|n| n.name().to_owned()),
+        watch_tx,
+    );
     let limit = crate::timeouts::scaled(meta.timeout);
     let mut body = body_runtime.spawn(test(ctx));
-    let verdict = match tokio::time::timeout(limit, &mut body).await {
+    let ended = match watched(tokio::time::timeout(limit, &mut body), &mut watchers).await {
+        Ok(ended) => ended,
+        Err(failure) => {
+            body.abort();
+            return conclude(
+                meta,
+                docker,
+                network,
+                slot,
+                Verdict::Failed(format!("{}: {failure:?}", meta.id)),
+            )
+            .await;
+        }
+    };
+    let verdict = match ended {
         Ok(Ok(Ok(outcome))) => match outcome.failure() {
             None => Verdict::Passed,
             Some(message) => Verdict::Failed(format!("{}: {message}", meta.id)),
@@ -86,6 +105,40 @@ where
             ))
         }
     };
+    conclude(meta, docker, network, slot, verdict).await
+}
+
+/// Races `body` with the test's watchers ([`TestContext::watch`]): the body's end, or
+/// the first watcher's error.
+async fn watched<T>(
+    body: impl Future<Output = T>,
+    watchers: &mut tokio::sync::mpsc::UnboundedReceiver<super::Watcher>,
+) -> std::result::Result<T, crate::Error> {
+    use futures::StreamExt;
+    let mut body = std::pin::pin!(body);
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut open = true;
+    loop {
+        tokio::select! {
+            ended = &mut body => return Ok(ended),
+            watcher = watchers.recv(), if open => match watcher {
+                Some(watcher) => running.push(watcher),
+                None => open = false,
+            },
+            Some(failure) = running.next(), if !running.is_empty() => return Err(failure),
+        }
+    }
+}
+
+/// The failure report, then keeping (`TESTDOCK_KEEP_FAILED`) or handing off the
+/// teardown of everything of the test.
+async fn conclude(
+    meta: &TestMeta,
+    docker: &Docker,
+    network: Option<crate::Network>,
+    slot: Option<crate::pool::Pod>,
+    verdict: Verdict,
+) -> Verdict {
     let keep = verdict.failed() && keep_failed();
     if verdict.failed() {
         let headline = match &verdict {
