@@ -73,10 +73,12 @@ async fn network_app_reads_redis_by_alias() {
 }
 
 #[tokio::test]
-async fn compose_brings_an_app_and_redis_up_offline() {
+async fn compose_brings_an_app_redis_and_postgres_up_offline() {
     let out = run_example("compose").await;
     assert!(
-        out.contains("the app said: app read greeting = hello from compose"),
+        out.contains(
+            "the app said: app read greeting = hello from compose, postgres counted 1 visit"
+        ),
         "{out}"
     );
     assert!(out.contains("done: the stack is gone"), "{out}");

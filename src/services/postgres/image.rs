@@ -108,7 +108,8 @@ fn modules(lib: &Path) -> Vec<PathBuf> {
 /// PostgreSQL's own: `initdb` as `POSTGRES_USER` with `POSTGRES_PASSWORD` and
 /// `POSTGRES_INITDB_ARGS`, `POSTGRES_DB` created, `/docker-entrypoint-initdb.d/*.sql`
 /// run with `ON_ERROR_STOP` (and `*.sh` sourced) by a server listening on the socket
-/// only, then the server for real with the container's arguments.
+/// only, then the server for real with the container's arguments, listening on every
+/// address unless a config file of its own says otherwise.
 const ENTRYPOINT: &str = r#"#!/bin/sh
 # testdock: the official postgres image's entrypoint contract for an image made from
 # host binaries (the variables and /docker-entrypoint-initdb.d testdock uses).
@@ -131,6 +132,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     fi
     umask 022
     printf 'host all all all %s\n' "${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}" >> "$PGDATA/pg_hba.conf"
+    # The official image listens on every address (its sample config says so).
+    printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
     # A server for the init steps only when there are some (a start and a stop saved).
     steps=
     if [ "$db" != postgres ]; then steps=1; fi
