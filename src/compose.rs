@@ -56,7 +56,7 @@
 //! | `ports` | short or long syntax; published on `127.0.0.1` unless the file names an address |
 //! | `expose` | accepted (services on the stack's network reach every port anyway) |
 //! | `volumes`, `tmpfs` | named volumes (declared at the top level) become [`Volume`](crate::Volume)s of the stack; binds (relative to the file's directory); anonymous volumes; tmpfs |
-//! | `networks` | one network per service (`default` if none), with `aliases`; each network of the file is a [`Network`](crate::Network) of the stack; every service is reachable by its name |
+//! | `networks` | the networks a service joins (`default` if none), each with `aliases`; each network of the file is a [`Network`](crate::Network) of the stack; every service is reachable by its name on each of its networks |
 //! | `healthcheck` | `test`, `interval`, `timeout`, `retries`, `start_period` (unset durations take testdock's test-friendly defaults: see [`Healthcheck`](crate::Healthcheck)); a service with one is ready when healthy |
 //! | `depends_on` | `service_started`, `service_healthy`, `service_completed_successfully`, `required` |
 //! | `profiles` | services with profiles start only when one is enabled with [`Compose::profile`] |
@@ -280,11 +280,13 @@ impl Compose {
         let services =
             graph::select(self.plan.services.clone(), &self.profiles).map_err(invalid)?;
         for s in &services {
-            if s.network != "default" && !self.plan.networks.contains_key(&s.network) {
-                return Err(invalid(format!(
-                    "service `{}` joins network `{}`, which the file does not declare under `networks`",
-                    s.name, s.network
-                )));
+            for (network, _) in &s.networks {
+                if network != "default" && !self.plan.networks.contains_key(network) {
+                    return Err(invalid(format!(
+                        "service `{}` joins network `{network}`, which the file does not declare under `networks`",
+                        s.name
+                    )));
+                }
             }
             for m in &s.named_mounts {
                 if !self.plan.volumes.contains_key(&m.volume) {

@@ -441,6 +441,19 @@ async fn create(
     crate::reach::join_meeting_network(ctx.docker, ctx.daemon, &created.id, mode)
         .await
         .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
+    for (network, aliases) in spec.more_networks() {
+        let request = bollard::models::NetworkConnectRequest {
+            container: created.id.clone(),
+            endpoint_config: Some(bollard::models::EndpointSettings {
+                aliases: Some(aliases.clone()),
+                ..Default::default()
+            }),
+        };
+        ctx.docker
+            .connect_network(network, request)
+            .await
+            .map_err(|e| ctx.docker_error(Step::Create, e, None))?;
+    }
     Ok(created)
 }
 

@@ -72,6 +72,8 @@ pub struct ContainerSpec {
     mounts: Vec<MountSpec>,
     network: Option<String>,
     aliases: Vec<String>,
+    /// More networks to join after create, before start, each with its aliases.
+    more_networks: Vec<(String, Vec<String>)>,
     name_prefix: String,
     pub(crate) stop_signal: Option<String>,
     read_only_rootfs: bool,
@@ -123,6 +125,7 @@ impl ContainerSpec {
             mounts: Vec::new(),
             network: None,
             aliases: Vec::new(),
+            more_networks: Vec::new(),
             name_prefix: "testdock".to_owned(),
             stop_signal: None,
             read_only_rootfs: false,
@@ -286,6 +289,29 @@ impl ContainerSpec {
         self
     }
 
+    /// Also joins the network `name`, with `aliases` there: connected after the
+    /// container is created and before it starts, so it boots on every network it joins.
+    /// [`network`](Self::network) is the one it is created on.
+    ///
+    /// ```no_run
+    /// # async fn demo(front: &testdock::Network, back: &testdock::Network) -> testdock::Result<()> {
+    /// let proxy = testdock::ContainerSpec::new("nginx:1.27")
+    ///     .network(front)
+    ///     .join_network(back, ["proxy"])
+    ///     .start()
+    ///     .await?;
+    /// # let _ = proxy; Ok(()) }
+    /// ```
+    pub fn join_network<A: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        aliases: impl IntoIterator<Item = A>,
+    ) -> Self {
+        let aliases = aliases.into_iter().map(Into::into).collect();
+        self.more_networks.push((name.into(), aliases));
+        self
+    }
+
     /// Prefix of the container's name; a random suffix keeps parallel tests apart.
     /// Characters Docker does not allow in names are replaced by `-`.
     pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -355,6 +381,7 @@ impl ContainerSpec {
     pub(crate) fn pool_eligible(&self) -> bool {
         self.network.is_none()
             && self.aliases.is_empty()
+            && self.more_networks.is_empty()
             && self.hostname.is_none()
             && self.sharing.is_none()
             && self
@@ -376,6 +403,11 @@ impl ContainerSpec {
     /// The network mode the container is created with (`None`: the default bridge).
     pub(crate) fn network_mode(&self) -> Option<&str> {
         self.network.as_deref()
+    }
+
+    /// The networks joined after create ([`join_network`](Self::join_network)).
+    pub(crate) fn more_networks(&self) -> &[(String, Vec<String>)] {
+        &self.more_networks
     }
 
     pub(crate) fn resolved_test_id(&self) -> &str {

@@ -15,7 +15,11 @@ const STACK: &str = "tests/compose/stack.yml";
 
 /// `path` with every service's image replaced by busybox from the host.
 fn offline(path: &str) -> Compose {
-    let compose = Compose::from_file(path).expect("parse the compose file");
+    all_busybox(Compose::from_file(path).expect("parse the compose file"))
+}
+
+/// `compose` with every service's image (profiles included) replaced by busybox.
+fn all_busybox(compose: Compose) -> Compose {
     let services = compose.clone().profile("debug").services();
     services
         .iter()
@@ -213,6 +217,85 @@ services:
     common::assert_nothing_left(&test).await;
 }
 
+/// `wget` of `url` from inside `service`.
+async fn get(stack: &Stack, service: &str, url: &str) -> testdock::ExecOutput {
+    let exec = testdock::Exec::new(["wget", "-qO-", url]);
+    let out = stack.service(service).exec(exec).await.unwrap();
+    eprintln!(
+        "{service} -> {url}: {} {}",
+        out.exit_code,
+        out.stderr_text()
+    );
+    out
+}
+
+#[tokio::test]
+async fn a_service_on_two_networks_reaches_both_and_the_others_stay_apart() {
+    let test = common::this_test();
+    let yaml = r#"
+services:
+  db:
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir /www; echo db > /www/who; echo serving; exec httpd -f -p 80 -h /www"]
+    networks: [back]
+  web:
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir /www; echo web > /www/who; echo serving; exec httpd -f -p 80 -h /www"]
+    networks: [front]
+  proxy:
+    image: busybox:1.36
+    command: ["sleep", "1000"]
+    networks:
+      front: { aliases: [gateway] }
+      back: { aliases: [edge] }
+networks:
+  front:
+  back:
+"#;
+    let stack = all_busybox(Compose::from_str(yaml).unwrap())
+        .wait_for("db", testdock::Probe::log("serving"))
+        .wait_for("web", testdock::Probe::log("serving"))
+        .up()
+        .await
+        .unwrap();
+    // The proxy is on both networks: it reaches each side by service name.
+    assert_eq!(
+        get(&stack, "proxy", "http://db/who").await.stdout_text(),
+        "db\n"
+    );
+    assert_eq!(
+        get(&stack, "proxy", "http://web/who").await.stdout_text(),
+        "web\n"
+    );
+    // Each side reaches the proxy by its name and by that network's alias only.
+    assert!(
+        get(&stack, "web", "http://db/who").await.exit_code != 0,
+        "front is not back"
+    );
+    for (from, alias) in [("web", "gateway"), ("db", "edge"), ("db", "proxy")] {
+        let out = stack
+            .service(from)
+            .exec(testdock::Exec::new(["nslookup", alias]))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.exit_code,
+            0,
+            "{from} resolves {alias}: {}",
+            out.stdout_text()
+        );
+    }
+    let out = stack
+        .service("web")
+        .exec(testdock::Exec::new(["nslookup", "edge"]))
+        .await
+        .unwrap();
+    assert_ne!(out.exit_code, 0, "`edge` is an alias on back only");
+    assert!(stack.network("front").is_some() && stack.network("back").is_some());
+    stack.down().await.unwrap();
+    common::assert_nothing_left(&test).await;
+}
+
 async fn shop(ctx: &TestContext) -> testdock::Result<Stack> {
     offline(STACK).up_in(ctx).await
 }
@@ -295,10 +378,7 @@ services:
     command: ["sh", "-c", "echo worker: up; sleep {crash_after}; echo worker: out of cheese; exit 3"]
 "#
     );
-    let compose = Compose::from_str(&yaml).unwrap();
-    ["db", "seed", "worker"]
-        .into_iter()
-        .fold(compose, |c, s| c.image(s, common::busybox()))
+    all_busybox(Compose::from_str(&yaml).unwrap())
 }
 
 /// Runs a test with the stack of `compose` whose body is `body`, and returns how it

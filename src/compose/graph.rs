@@ -115,8 +115,7 @@ mod tests {
             name: name.to_owned(),
             spec: ContainerSpec::new("x"),
             named_mounts: Vec::new(),
-            network: "default".to_owned(),
-            aliases: Vec::new(),
+            networks: vec![("default".to_owned(), Vec::new())],
             healthcheck: false,
             depends_on: deps
                 .iter()

@@ -54,10 +54,10 @@ pub(crate) struct ServicePlan {
     /// Everything but the stack's resources (network, named volumes) and the probe.
     pub(crate) spec: ContainerSpec,
     pub(crate) named_mounts: Vec<NamedMount>,
-    /// The compose network it joins (`default` unless the file says otherwise).
-    pub(crate) network: String,
-    /// Extra aliases on that network (the service's name is always one).
-    pub(crate) aliases: Vec<String>,
+    /// The compose networks it joins, each with its extra aliases (the service's name
+    /// is always one): `default` unless the file says otherwise. Never empty; the first
+    /// is the one the container is created on, the others are joined before it starts.
+    pub(crate) networks: Vec<(String, Vec<String>)>,
     /// Whether the file gives it a `healthcheck`.
     pub(crate) healthcheck: bool,
     pub(crate) depends_on: Vec<Dependency>,

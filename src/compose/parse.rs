@@ -156,13 +156,11 @@ impl ServiceParse<'_> {
             spec = spec.label(key, value);
         }
         spec = spec.read_only_rootfs(s.read_only);
-        let (network, aliases) = network_of(s.networks)?;
         Ok(ServicePlan {
             name: self.name.to_owned(),
             spec,
             named_mounts,
-            network,
-            aliases,
+            networks: networks_of(s.networks),
             healthcheck,
             depends_on: dependencies(s.depends_on)?,
             profiles: s.profiles,
@@ -409,8 +407,9 @@ fn dependencies(deps: dc::DependsOnOptions) -> Result<Vec<Dependency>, String> {
     })
 }
 
-/// The one network a service joins, with its extra aliases.
-fn network_of(networks: dc::Networks) -> Result<(String, Vec<String>), String> {
+/// The networks a service joins, with their extra aliases, in the file's order
+/// (`default` alone when it names none).
+fn networks_of(networks: dc::Networks) -> Vec<(String, Vec<String>)> {
     let joined: Vec<(String, Vec<String>)> = match networks {
         dc::Networks::Simple(names) => names.into_iter().map(|n| (n, Vec::new())).collect(),
         dc::Networks::Advanced(map) => map
@@ -424,10 +423,10 @@ fn network_of(networks: dc::Networks) -> Result<(String, Vec<String>), String> {
             })
             .collect(),
     };
-    match joined.len() {
-        0 => Ok(("default".to_owned(), Vec::new())),
-        1 => Ok(joined.into_iter().next().expect("one network")),
-        _ => Err("joining more than one network is not supported".to_owned()),
+    if joined.is_empty() {
+        vec![("default".to_owned(), Vec::new())]
+    } else {
+        joined
     }
 }
 

@@ -95,7 +95,6 @@ impl Up<'_> {
         service: &ServicePlan,
         condition: Option<Condition>,
     ) -> Result<Container> {
-        let network = &stack.networks[&service.network];
         let mut spec = service
             .spec
             .clone()
@@ -103,10 +102,14 @@ impl Up<'_> {
             .name_prefix(format!("{}-{}", self.project, service.name))
             .label(PROJECT_LABEL, self.project.clone())
             .label(SERVICE_LABEL, service.name.clone())
-            .network(network.name())
+            .network(stack.networks[&service.networks[0].0].name())
             .alias(service.name.clone());
-        for alias in &service.aliases {
+        for alias in &service.networks[0].1 {
             spec = spec.alias(alias.clone());
+        }
+        for (network, aliases) in &service.networks[1..] {
+            let aliases = std::iter::once(&service.name).chain(aliases).cloned();
+            spec = spec.join_network(stack.networks[network].name(), aliases);
         }
         for mount in &service.named_mounts {
             let volume = stack.volumes[&mount.volume].name().to_owned();
@@ -134,7 +137,8 @@ impl Up<'_> {
     }
 
     async fn networks(&self) -> Result<HashMap<String, Network>> {
-        let used = dedup(self.services.iter().map(|s| s.network.as_str()));
+        let joined = self.services.iter().flat_map(|s| &s.networks);
+        let used = dedup(joined.map(|(name, _)| name.as_str()));
         let creates = used.into_iter().map(|name| async move {
             let plan = self.networks.get(name).cloned().unwrap_or_default();
             let spec = NetworkSpec::new()

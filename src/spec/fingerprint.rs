@@ -22,7 +22,7 @@ impl ContainerSpec {
     ///
     /// It covers the whole create request but testdock's own labels (image id, command,
     /// entrypoint, env, user, workdir, hostname, published ports, mounts, limits,
-    /// read-only root, network and aliases, stop signal, healthcheck, the user's
+    /// read-only root, networks and aliases, stop signal, healthcheck, the user's
     /// labels), the injected files (paths, contents, modes, owners, read now from the
     /// host for host files) and the readiness probe. Not covered, as they do not change
     /// the container: the name prefix, the test id and the startup timeout.
@@ -37,6 +37,11 @@ impl ContainerSpec {
         let mut request = String::new();
         canonical_json(&body, &mut request);
         let files = injection_archive_at(&self.files, 0)?;
+        // Only when there are some, so fingerprints of earlier runs' specs stay the same.
+        let more_networks = match self.more_networks() {
+            [] => String::new(),
+            more => serde_json::to_string(more).expect("names are JSON"),
+        };
 
         let mut hash = Sha256::new();
         for part in [
@@ -48,6 +53,10 @@ impl ContainerSpec {
             // Length-prefixed, so that bytes cannot move from one part to the next.
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part);
+        }
+        if !more_networks.is_empty() {
+            hash.update((more_networks.len() as u64).to_le_bytes());
+            hash.update(more_networks.as_bytes());
         }
         Ok(hash
             .finalize()

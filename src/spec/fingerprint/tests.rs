@@ -84,6 +84,11 @@ fn each_part_of_the_behaviour_changes_the_hash() {
         ("memory", base().memory_limit(1 << 30)),
         ("cpus", base().cpus(0.5)),
         ("network", base().network("net")),
+        ("another network", base().join_network("back", ["db"])),
+        (
+            "an alias on another network",
+            base().join_network("back", ["db", "pg"]),
+        ),
         ("read-only root", base().read_only_rootfs(true)),
         ("stop signal", base().stop_signal("SIGINT")),
         ("user label", base().label("team", "db")),
