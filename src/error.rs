@@ -338,7 +338,8 @@ const NO_DAEMON_HINT: &str = "\
 To fix: start a Docker daemon (e.g. `sudo apt-get install -y docker.io && sudo systemctl start docker`,
 or run `dockerd` in the background), make sure this user may open its socket (`sudo usermod -aG docker $USER`),
 or point DOCKER_HOST (unix:///path or tcp://host:port, with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for TLS)
-or DOCKER_CONTEXT at a daemon that runs.";
+or DOCKER_CONTEXT at a daemon that runs. Podman works too: start its API service
+(`sudo podman system service --time=0 unix:///run/podman/podman.sock &`).";
 
 fn list_attempts(attempts: &[Attempt]) -> String {
     if attempts.is_empty() {
@@ -513,9 +514,15 @@ impl Error {
     }
 }
 
-/// The HTTP status of a daemon error, if it is a server response.
+/// The HTTP status of a daemon error, if it is a server response. Podman answers 500
+/// for a container removed while the request ran (`... does not exist in database: no
+/// such container`): that is the 404 Docker gives.
 pub(crate) fn status_of(error: &bollard::errors::Error) -> Option<u16> {
     match error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } if message.ends_with("no such container") => Some(404),
         bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }

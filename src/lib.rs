@@ -220,7 +220,7 @@ mod volume;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
-pub use docker::{daemon, Daemon, Topology};
+pub use docker::{daemon, Daemon, Engine, Topology};
 pub use error::{Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{

@@ -5,10 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bollard::query_parameters::{CreateImageOptionsBuilder, ImportImageOptionsBuilder};
+use bollard::query_parameters::ImportImageOptionsBuilder;
 use bollard::Docker;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::PreparedImage;
@@ -145,15 +145,7 @@ impl RootfsImage {
             &reference,
             || super::present(docker, &reference),
             || async {
-                let options = CreateImageOptionsBuilder::default()
-                    .from_src("-")
-                    .repo(REPOSITORY)
-                    .tag(&tag)
-                    .changes(self.changes())
-                    .build();
-                docker
-                    .create_image(Some(options), Some(bollard::body_full(tar.into())), None)
-                    .try_for_each(|_| futures::future::ready(Ok(())))
+                super::import::import(docker, &reference, &self.changes(), tar)
                     .await
                     .map_err(|e| Error::Image {
                         image: reference.clone(),

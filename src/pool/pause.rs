@@ -63,8 +63,7 @@ impl Pause {
                 .start_container(&name, None)
                 .await
                 .map_err(|e| fail(Step::Start, e))?;
-            let info = docker
-                .inspect_container(&name, None)
+            let info = crate::docker::compat::inspect_container(docker, &name)
                 .await
                 .map_err(|e| fail(Step::Inspect, e))?;
             Ok(info
@@ -90,8 +89,7 @@ impl Pause {
 
     /// Whether it still runs (a pause killed by hand does not).
     pub(crate) async fn running(&self, docker: &Docker) -> bool {
-        docker
-            .inspect_container(&self.name, None)
+        crate::docker::compat::inspect_container(docker, &self.name)
             .await
             .ok()
             .and_then(|i| i.state?.running)
@@ -110,15 +108,13 @@ impl Pause {
             .all(true)
             .filters(&filter)
             .build();
-        let joined = docker
-            .list_containers(Some(options))
+        let joined = crate::docker::compat::list_containers(docker, options)
             .await
             .map_err(|e| format!("list its containers: {e}"))?;
         if !joined.is_empty() {
             return Err(format!("{} container(s) still joined", joined.len()));
         }
-        let state = docker
-            .inspect_container(&self.name, None)
+        let state = crate::docker::compat::inspect_container(docker, &self.name)
             .await
             .map_err(|e| format!("inspect: {e}"))?
             .state
