@@ -42,8 +42,8 @@ fn spawn_child(end: &str) -> (Child, String) {
     (child.child, owner)
 }
 
-/// Ends the child as `how` and asserts its resources go within 2 s of its death (5 s
-/// on Podman).
+/// Ends the child as `how` and asserts its resources go within 2 s of its death (6 s
+/// on Podman: [`common::removal_limit`]).
 async fn assert_cleaned_after(end: &str, how: impl FnOnce(&mut Child)) {
     let (mut child, owner) = spawn_child(end);
     let before = common::owned_by(&owner).await;
@@ -68,11 +68,7 @@ async fn assert_cleaned_after(end: &str, how: impl FnOnce(&mut Child)) {
         left.is_empty(),
         "after the child's {end} ({status}) these are left: {left:?}"
     );
-    // Podman takes longer to kill and remove a container and its network.
-    let limit = match common::engine().await {
-        testdock::Engine::Podman => Duration::from_secs(5),
-        _ => Duration::from_secs(2),
-    };
+    let limit = common::removal_limit(Duration::from_secs(2)).await;
     assert!(took < limit, "cleanup after {end} took {took:?}");
 }
 

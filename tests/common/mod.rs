@@ -206,6 +206,15 @@ pub fn no_such_container(e: &bollard::errors::Error) -> bool {
     }
 }
 
+/// How long removals measured against `docker_limit` on Docker may take here: three
+/// times that on Podman, which kills and removes containers and networks slower.
+pub async fn removal_limit(docker_limit: std::time::Duration) -> std::time::Duration {
+    match engine().await {
+        testdock::Engine::Podman => docker_limit * 3,
+        _ => docker_limit,
+    }
+}
+
 /// The engine behind the daemon (Docker or Podman).
 pub async fn engine() -> testdock::Engine {
     testdock::daemon()
@@ -297,7 +306,7 @@ pub fn http_get(addr: std::net::SocketAddr) -> String {
     answer
 }
 
-/// Waits (up to 10 s) until nothing owned by `owner` is left on `docker`'s daemon;
+/// Waits (up to 10 s, or `limit` if longer) until nothing owned by `owner` is left on `docker`'s daemon;
 /// fails unless that took less than `limit`.
 pub async fn assert_gone_within(
     docker: &testdock::bollard::Docker,
@@ -307,7 +316,8 @@ pub async fn assert_gone_within(
     let filter = format!("{}={owner}", testdock::labels::OWNER);
     let started = std::time::Instant::now();
     let mut left = labelled_on(docker, &filter).await;
-    while !left.is_empty() && started.elapsed() < std::time::Duration::from_secs(10) {
+    let wait = limit.max(std::time::Duration::from_secs(10));
+    while !left.is_empty() && started.elapsed() < wait {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         left = labelled_on(docker, &filter).await;
     }
