@@ -68,7 +68,7 @@ impl Pause {
                 .map_err(|e| fail(Step::Inspect, e))?;
             Ok(info
                 .network_settings
-                .and_then(|n| n.networks?.remove("bridge")?.ip_address)
+                .and_then(|n| default_network_ip(n.networks?))
                 .unwrap_or_default())
         };
         match made.await {
@@ -167,9 +167,37 @@ pub(crate) fn listening(table: &str, tcp: bool) -> Option<&str> {
     })
 }
 
+/// The IP of a container started without a network, on the engine's default network:
+/// Docker's `bridge`, or the only network it joined (Podman's is `podman`).
+fn default_network_ip(
+    mut networks: std::collections::HashMap<String, bollard::models::EndpointSettings>,
+) -> Option<String> {
+    let settings = match networks.remove("bridge") {
+        Some(settings) => settings,
+        None if networks.len() == 1 => networks.into_values().next()?,
+        None => return None,
+    };
+    settings.ip_address.filter(|ip| !ip.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::listening;
+    use super::{default_network_ip, listening};
+
+    #[test]
+    fn the_default_network_is_dockers_bridge_or_podmans_only_one() {
+        let on = |names: &[&str]| {
+            let settings = |ip: &str| bollard::models::EndpointSettings {
+                ip_address: Some(ip.to_owned()),
+                ..Default::default()
+            };
+            let networks = names.iter().map(|n| ((*n).to_owned(), settings(n)));
+            default_network_ip(networks.collect())
+        };
+        assert_eq!(on(&["bridge", "other"]).as_deref(), Some("bridge"));
+        assert_eq!(on(&["podman"]).as_deref(), Some("podman"));
+        assert_eq!(on(&["a", "b"]), None);
+    }
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1605 1 0 100 0 0 10 0
