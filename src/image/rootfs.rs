@@ -306,12 +306,18 @@ impl ImageArchive {
     }
 }
 
-/// The name or id in a `Loaded image: name` / `Loaded image ID: sha256:...` line.
+/// The name or id in a `Loaded image: name` / `Loaded image ID: sha256:...` line, as
+/// Docker writes it: Podman's fully qualified `docker.io/[library/]name` is shortened.
 fn loaded_name(line: &str) -> Option<&str> {
     let line = line.trim();
     line.strip_prefix("Loaded image ID: ")
         .or_else(|| line.strip_prefix("Loaded image: "))
         .map(str::trim)
+        .map(|name| {
+            name.strip_prefix("docker.io/library/")
+                .or_else(|| name.strip_prefix("docker.io/"))
+                .unwrap_or(name)
+        })
         .filter(|name| !name.is_empty())
 }
 
@@ -405,6 +411,14 @@ mod tests {
     #[test]
     fn loaded_lines_give_names_and_ids() {
         assert_eq!(loaded_name("Loaded image: a/b:1\n"), Some("a/b:1"));
+        assert_eq!(
+            loaded_name("Loaded image: docker.io/testdock/build:1"),
+            Some("testdock/build:1")
+        );
+        assert_eq!(
+            loaded_name("Loaded image: docker.io/library/redis:7"),
+            Some("redis:7")
+        );
         assert_eq!(
             loaded_name("Loaded image ID: sha256:abc"),
             Some("sha256:abc")
