@@ -408,6 +408,7 @@ async fn create(
         let source = spec.image.clone();
         let image = ctx.image.to_owned();
         async move {
+            // Named volumes first, labelled: Podman ignores a mount's volume labels.
             if let Err(e) = volumes::create_named(&docker, &volumes, volume_labels).await {
                 let _ = created_tx.send(true);
                 return Ok(Err(e));
