@@ -236,30 +236,33 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
-        // Three instructions, and the daemon's step for the one label.
+    /// The failure message of a one-label build that printed `chunks` and failed with
+    /// the stream error `error`.
+    fn failure_after(chunks: &[&str], error: &str) -> String {
         let mut log = BuildLog::new(1);
-        for chunk in [
-            "Step 1/4 : FROM base",
-            "\n",
-            " ---> 0123\n",
-            "Step 2/4 : RUN echo boom && exit 3",
-            "\n",
-            " ---> Running in abcd\n",
-            "bo",
-            "om\n\u{1b}[91msecond line\n",
-            "\u{1b}[0mRemoving intermediate container abcd\n",
-        ] {
+        for chunk in chunks {
             log.feed(chunk);
         }
         log.finish();
-        let text = log.failure(
-            "Dockerfile",
-            "",
-            &stream_error(
-                "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3",
-            ),
+        log.failure("Dockerfile", "", &stream_error(error))
+    }
+
+    #[test]
+    fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
+        // Three instructions, and the daemon's step for the one label.
+        let text = failure_after(
+            &[
+                "Step 1/4 : FROM base",
+                "\n",
+                " ---> 0123\n",
+                "Step 2/4 : RUN echo boom && exit 3",
+                "\n",
+                " ---> Running in abcd\n",
+                "bo",
+                "om\n\u{1b}[91msecond line\n",
+                "\u{1b}[0mRemoving intermediate container abcd\n",
+            ],
+            "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3",
         );
         assert_eq!(
             text,
@@ -270,21 +273,15 @@ mod tests {
 
     #[test]
     fn podman_steps_and_exit_status_are_read_too() {
-        // Podman's builder adds no step for the label.
-        let mut log = BuildLog::new(1);
-        for line in [
-            "STEP 1/2: FROM base\n",
-            "STEP 2/2: RUN echo boom && exit 3\n",
-            "boom\n",
-        ] {
-            log.feed(line);
-        }
-        let text = log.failure(
-            "Dockerfile",
-            "",
-            &stream_error(
-                "building at STEP \"RUN echo boom && exit 3\": while running runtime: exit status 3",
-            ),
+        // Podman's builder adds no step for the label, and marks its own lines `--> `.
+        let text = failure_after(
+            &[
+                "STEP 1/2: FROM base\n",
+                "--> 0123\n",
+                "STEP 2/2: RUN echo boom && exit 3\n",
+                "boom\n",
+            ],
+            "building at STEP \"RUN echo boom && exit 3\": while running runtime: exit status 3",
         );
         assert_eq!(
             text,
