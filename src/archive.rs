@@ -277,7 +277,8 @@ pub enum EntryKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ArchiveEntry {
-    /// Path inside the archive (the copied item's own name first, e.g. `app/conf.toml`).
+    /// Path inside the archive (the copied item's own name first, e.g. `app/conf.toml`);
+    /// a directory's ends with `/` (`app/`), whichever engine made the archive.
     pub path: String,
     /// What the entry is.
     pub kind: EntryKind,
@@ -309,7 +310,11 @@ pub(crate) fn read_entries(archive: &[u8]) -> io::Result<Vec<ArchiveEntry>> {
         let mode = header.mode()? & 0o7777;
         let uid = header.uid()?;
         let gid = header.gid()?;
-        let path = entry.path()?.to_string_lossy().into_owned();
+        let mut path = entry.path()?.to_string_lossy().into_owned();
+        // Docker writes directories as `dir/`, Podman as `dir`.
+        if kind == EntryKind::Dir && !path.ends_with('/') {
+            path.push('/');
+        }
         let link_target = entry.link_name()?.map(|p| p.to_string_lossy().into_owned());
         let mut data = Vec::new();
         if kind == EntryKind::File {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bollard::models::{ContainerInspectResponse, ContainerTopResponse};
 use bollard::query_parameters::{
-    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder, InspectContainerOptions,
+    CommitContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     KillContainerOptionsBuilder, RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
     TopOptions, UploadToContainerOptionsBuilder,
 };
@@ -23,6 +23,8 @@ use crate::logs::{LogChunk, Logs};
 use crate::ports::{PortMap, Protocol};
 use crate::timings::StepTimings;
 use crate::watch::Watched;
+
+mod top;
 
 /// Default time given to a graceful stop before the daemon kills.
 pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
@@ -350,18 +352,20 @@ impl Container {
     /// The daemon's full description of the container.
     pub async fn inspect(&self) -> Result<ContainerInspectResponse> {
         let started = Instant::now();
-        self.docker
-            .inspect_container(&self.id, None::<InspectContainerOptions>)
+        crate::docker::compat::inspect_container(&self.docker, &self.id)
             .await
             .map_err(|e| self.error(Step::Inspect, started, e))
     }
 
-    /// The processes running in the container (`ps` output as titles and rows).
+    /// The processes running in the container (`ps` output as titles and rows, one
+    /// cell a column; the titles are the engine's `ps`'s: Docker's `CMD` is `COMMAND`
+    /// under Podman with a busybox `ps`).
     pub async fn top(&self) -> Result<ContainerTopResponse> {
         let started = Instant::now();
         self.docker
             .top_processes(&self.id, None::<TopOptions>)
             .await
+            .map(top::columns)
             .map_err(|e| self.error(Step::Top, started, e))
     }
 
@@ -372,29 +376,39 @@ impl Container {
     /// `CMD ["redis-server"]`, `ENV A=b`), one per line.
     pub async fn commit(&self, repo: &str, tag: &str, changes: &[&str]) -> Result<String> {
         let started = Instant::now();
-        let mut options = CommitContainerOptionsBuilder::default()
+        let options = CommitContainerOptionsBuilder::default()
             .container(&self.id)
             .repo(repo)
             .tag(tag)
             .pause(true);
-        let changes = changes.join("\n");
-        if !changes.is_empty() {
-            options = options.changes(&changes);
-        }
         // The image carries the session and test labels, so a leak check or `prune` can
-        // find snapshots a test made and forgot.
+        // find snapshots a test made and forgot: in the config (Docker) and as `LABEL`
+        // instructions (Podman ignores the config), one `changes` parameter each.
         let mut labels = crate::labels::standard(&self.test_id);
         labels.remove(crate::labels::PID);
+        let mut instructions: Vec<String> = changes.iter().map(|c| (*c).to_owned()).collect();
+        let mut sorted: Vec<_> = labels.iter().collect();
+        sorted.sort();
+        for (key, value) in sorted {
+            instructions.push(format!(
+                "LABEL {key}={}",
+                serde_json::Value::from(value.as_str())
+            ));
+        }
+        let changes = instructions.join("\n");
+        let options = options.changes(&changes);
         let config = bollard::models::ContainerConfig {
             labels: Some(labels),
             ..Default::default()
         };
         let response = self
             .docker
+            .clone()
+            .with_request_modifier(crate::image::one_change_per_parameter)
             .commit_container(options.build(), config)
             .await
             .map_err(|e| self.error(Step::Commit, started, e))?;
-        Ok(response.id)
+        Ok(crate::image::full_id(response.id))
     }
 
     /// Waits until the container exits and returns its exit code (at once if it has

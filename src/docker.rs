@@ -6,7 +6,9 @@
 //! the shared client works from any tokio runtime, including the one each
 //! `#[tokio::test]` makes and drops.
 
+pub(crate) mod compat;
 mod endpoint;
+mod engine;
 mod topology;
 
 use std::time::Duration;
@@ -17,6 +19,7 @@ use tokio::sync::OnceCell;
 pub use crate::endpoint::{Candidate, Endpoint, Origin, TlsFiles};
 pub use crate::error::Attempt;
 use endpoint::{candidates, mapped_port_host, EnvSnapshot};
+pub use engine::Engine;
 pub use topology::Topology;
 
 use crate::error::{Error, Result};
@@ -33,6 +36,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Daemon {
     client: Docker,
     candidate: Candidate,
+    engine: Engine,
     host: String,
     topology: Topology,
     bind: std::net::IpAddr,
@@ -48,6 +52,12 @@ impl Daemon {
     /// The endpoint that answered, and why it was chosen.
     pub fn endpoint(&self) -> &Candidate {
         &self.candidate
+    }
+
+    /// The engine that serves the API there: Docker, or Podman's compatible service
+    /// (see the README's "Podman" section for what differs).
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// The host on which published container ports are reachable: `127.0.0.1` for a
@@ -96,7 +106,12 @@ static DAEMON: OnceCell<Daemon> = OnceCell::const_new();
 /// ```no_run
 /// # async fn demo() -> testdock::Result<()> {
 /// let daemon = testdock::daemon().await?;
-/// println!("talking to {} via {}", daemon.endpoint().endpoint, daemon.endpoint().origin);
+/// println!(
+///     "talking to {} at {} via {}",
+///     daemon.engine(),
+///     daemon.endpoint().endpoint,
+///     daemon.endpoint().origin
+/// );
 /// # Ok(()) }
 /// ```
 pub async fn daemon() -> Result<&'static Daemon> {
@@ -126,15 +141,28 @@ async fn connect_from_env() -> Result<Daemon> {
                 if let Some(ip) = host_ip {
                     host = ip.to_string();
                 }
+                let engine = match client.version().await {
+                    Ok(version) => Engine::of(&version),
+                    Err(_) => Engine::Docker,
+                };
                 let topology = topology::detect(&client, &candidate.endpoint).await;
                 let bind = topology::bind_address(
                     std::env::var("TESTDOCK_BIND").ok().as_deref(),
                     &candidate.endpoint,
                     tcp_ip,
                 );
+                tracing::debug!(
+                    endpoint = %candidate.endpoint,
+                    origin = %candidate.origin,
+                    %engine,
+                    api = %client.client_version(),
+                    %topology,
+                    "connected to the daemon"
+                );
                 return Ok(Daemon {
                     client,
                     candidate,
+                    engine,
                     host,
                     topology,
                     bind,

@@ -88,6 +88,9 @@ pub enum Origin {
     Rootless,
     /// A Docker Desktop socket under the home directory.
     DockerDesktop,
+    /// A Podman API socket (rootless under `$XDG_RUNTIME_DIR`, or rootful
+    /// `/run/podman/podman.sock`), tried after Docker's.
+    Podman,
 }
 
 impl fmt::Display for Origin {
@@ -98,6 +101,7 @@ impl fmt::Display for Origin {
             Origin::DefaultSocket => f.write_str("default socket"),
             Origin::Rootless => f.write_str("rootless socket"),
             Origin::DockerDesktop => f.write_str("Docker Desktop socket"),
+            Origin::Podman => f.write_str("Podman socket"),
         }
     }
 }

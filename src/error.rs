@@ -436,9 +436,20 @@ impl Error {
     }
 }
 
-/// The HTTP status of a daemon error, if it is a server response.
+/// The HTTP status of a daemon error, if it is a server response. Podman answers 500
+/// where Docker has a status of its own: for a container removed while the request ran
+/// (`... no such container`, Docker's 404) and for a network or volume still in use
+/// (`...: network is being used`, Docker's 403 or 409: 409 here).
 pub(crate) fn status_of(error: &bollard::errors::Error) -> Option<u16> {
     match error {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } if message.ends_with("no such container") => Some(404),
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } if message.ends_with("is being used") => Some(409),
         bollard::errors::Error::DockerResponseServerError { status_code, .. } => Some(*status_code),
         _ => None,
     }

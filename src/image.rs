@@ -29,6 +29,8 @@ pub(crate) mod elf;
 mod fingerprint;
 mod hashcache;
 mod host;
+mod import;
+pub(crate) use import::{full_id, one_change_per_parameter};
 mod local;
 mod progress;
 mod reference;
@@ -345,8 +347,9 @@ pub(crate) async fn present(docker: &Docker, reference: &str) -> Result<bool> {
     Ok(found)
 }
 
-/// Whether a request failed because the image is not on the daemon (a create, say).
+/// Whether a request failed because the image is not on the daemon (a create, say):
+/// Docker says `No such image`, Podman `no such image`.
 pub(crate) fn no_such_image(e: &bollard::errors::Error) -> bool {
     matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, message }
-        if message.contains("No such image"))
+        if message.to_ascii_lowercase().contains("no such image"))
 }

@@ -221,7 +221,7 @@ mod watch;
 
 pub use archive::{ArchiveEntry, EntryKind};
 pub use container::Container;
-pub use docker::{daemon, Daemon, Topology};
+pub use docker::{daemon, Daemon, Engine, Topology};
 pub use error::{Error, LogTail, Result, Step};
 pub use exec::{Exec, ExecOutput};
 pub use image::{

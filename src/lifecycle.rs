@@ -261,9 +261,7 @@ impl Ctx<'_> {
 
     /// A timeout error with the container's state and last log lines.
     async fn timeout(&self, step: Step, limit: Duration, waiting_for: Option<String>) -> Error {
-        let state = self
-            .docker
-            .inspect_container(self.name, None)
+        let state = crate::docker::compat::inspect_container(self.docker, self.name)
             .await
             .ok()
             .and_then(|i| i.state?.status)
@@ -403,11 +401,18 @@ async fn create(
     // waits for the answer before removing it.
     // An image this process found before and someone removed since: prepared again
     // (per its pull policy or recipe), and the create retried once.
+    let volumes = spec.named_volumes();
+    let volume_labels = spec.volume_labels(ctx.name, test_id);
     let create = {
         let docker = ctx.docker.clone();
         let source = spec.image.clone();
         let image = ctx.image.to_owned();
         async move {
+            // Named volumes first, labelled: Podman ignores a mount's volume labels.
+            if let Err(e) = volumes::create_named(&docker, &volumes, volume_labels).await {
+                let _ = created_tx.send(true);
+                return Ok(Err(e));
+            }
             let mut result = docker
                 .create_container(Some(options.clone()), body.clone())
                 .await;
@@ -503,7 +508,7 @@ async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
     let id = loop {
         // The daemon reserves the name before the container can be inspected: a 404
         // right after our create's 409 means "not yet" (the start timeout bounds it).
-        let info = match ctx.docker.inspect_container(ctx.name, None).await {
+        let info = match crate::docker::compat::inspect_container(ctx.docker, ctx.name).await {
             Ok(info) => info,
             Err(e) if crate::error::status_of(&e) == Some(404) => {
                 backoff.wait().await;
@@ -524,4 +529,5 @@ async fn attach(ctx: &Ctx<'_>, spec: &ContainerSpec) -> Result<Up> {
 }
 
 mod started;
+mod volumes;
 use started::{address, exited};

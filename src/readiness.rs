@@ -290,9 +290,7 @@ pub(crate) async fn cannot_run(target: &Target<'_>, out: &crate::ExecOutput) -> 
 }
 
 async fn still_running(target: &Target<'_>) -> bool {
-    target
-        .docker
-        .inspect_container(target.id, None)
+    crate::docker::compat::inspect_container(target.docker, target.id)
         .await
         .ok()
         .and_then(|i| i.state?.running)
@@ -300,13 +298,15 @@ async fn still_running(target: &Target<'_>) -> bool {
 }
 
 /// `: <last line of output>`, from stderr or else stdout (where the daemon puts its own
-/// errors about the command), or nothing.
+/// errors about the command), or nothing. The runtime's own `exec failed` line wins over
+/// a later one (Podman follows it with `Error: read unixpacket ...: connection reset`).
 pub(crate) fn output_suffix(out: &crate::ExecOutput) -> String {
     let pick = |text: String| {
-        text.lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(|l| l.trim().to_owned())
+        let lines = || text.lines().map(str::trim).filter(|l| !l.is_empty());
+        lines()
+            .find(|l| l.contains("exec failed"))
+            .or_else(|| lines().next_back())
+            .map(str::to_owned)
     };
     match pick(out.stderr_text()).or_else(|| pick(out.stdout_text())) {
         Some(line) => format!(": {line}"),
@@ -319,20 +319,22 @@ async fn wait_healthy(target: &Target<'_>) -> Result<(), Failure> {
     // poll (a slow poll as the fallback, should an event be missed).
     let mut changes = std::pin::pin!(watch::health_changes(target.docker, target.id));
     loop {
-        let info = target
-            .docker
-            .inspect_container(target.id, None)
+        let info = crate::docker::compat::inspect_container(target.docker, target.id)
             .await
             .map_err(Failure::Docker)?;
         let state = info.state.unwrap_or_default();
-        let Some(health) = state.health else {
+        use bollard::models::HealthStatusEnum as H;
+        // Podman reports a container without a healthcheck with an empty health status.
+        let health = state
+            .health
+            .filter(|h| !matches!(h.status, None | Some(H::EMPTY | H::NONE)));
+        let Some(health) = health else {
             return Err(Failure::Definitive(
                 "the container has no healthcheck: define one with ContainerSpec::healthcheck \
                  or use an image with a HEALTHCHECK"
                     .to_owned(),
             ));
         };
-        use bollard::models::HealthStatusEnum as H;
         tracing::debug!(probe = "healthcheck", status = ?health.status, "probe attempt");
         match health.status {
             Some(H::HEALTHY) => {

@@ -66,7 +66,8 @@ async fn a_process_exiting_right_after_its_drops_leaves_nothing() {
         dropped < 500_000,
         "dropping {HANDLES} containers, a network and a volume took {dropped} µs"
     );
-    common::assert_gone_within(&common::docker().await, &owner, Duration::from_secs(5)).await;
+    let limit = common::removal_limit(Duration::from_secs(5)).await;
+    common::assert_gone_within(&common::docker().await, &owner, limit).await;
 }
 
 #[test]

@@ -61,6 +61,22 @@ async fn the_hosts_shell_runs_with_only_its_libraries() {
     assert_eq!(out.stdout_text(), "42\n");
 }
 
+/// Every instruction of the image's config reaches the container: Podman reads
+/// newline-joined `changes` as one instruction, so testdock sends one apiece.
+#[tokio::test]
+async fn the_whole_image_config_applies() {
+    let image = common::busybox()
+        .default_entrypoint(["/bin/sh", "-c"])
+        .default_cmd(["echo \"$GREETING $(id -u) $(pwd)\""])
+        .default_env("GREETING", "hello there")
+        .default_user("nobody")
+        .default_workdir("/tmp");
+    let out = ContainerSpec::new(image).run().await.unwrap();
+    common::assert_nothing_left(&common::this_test()).await;
+    assert_eq!(out.exit_code, 0, "{out:?}");
+    assert_eq!(out.logs.stdout, "hello there 65534 /tmp\n");
+}
+
 #[tokio::test]
 async fn debians_redis_server_runs_from_its_host_binary() {
     let redis = std::path::Path::new("/usr/bin/redis-server");

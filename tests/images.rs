@@ -54,11 +54,13 @@ async fn a_scratch_image_holding_only_hello_is_built_in_memory_and_read_back() {
     assert!(built.reference.starts_with("testdock/build:"));
     let layers = inspect.root_fs.and_then(|r| r.layers).unwrap_or_default();
     assert_eq!(layers.len(), 1, "one COPY on scratch is one layer");
-    assert_eq!(
-        inspect.size,
-        Some(hello.len() as i64),
-        "the layer holds only /hello"
-    );
+    if !common::skip_on_podman("Podman's image Size counts more than the layer's files").await {
+        assert_eq!(
+            inspect.size,
+            Some(hello.len() as i64),
+            "the layer holds only /hello"
+        );
+    }
     let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
     assert_eq!(labels["testdock.managed-by"], "testdock");
 }
@@ -378,10 +380,14 @@ async fn a_docker_save_archive_of_a_built_image_loads_back() {
         .to_string();
     assert!(err.contains(&built.reference), "{err}");
     let inspect = inspect.unwrap();
-    assert_eq!(
-        inspect.repo_tags.unwrap_or_default(),
-        [built.reference.as_str()]
-    );
+    // Podman qualifies its names (`docker.io/testdock/build:…`).
+    let tags: Vec<String> = (inspect.repo_tags.unwrap_or_default().into_iter())
+        .map(|t| {
+            t.strip_prefix("docker.io/")
+                .map_or(t.clone(), str::to_owned)
+        })
+        .collect();
+    assert_eq!(tags, [built.reference.as_str()]);
     let err = garbage.expect_err("a text file loaded as an image archive");
     assert!(matches!(err, testdock::Error::Image { .. }), "{err:?}");
 }

@@ -30,9 +30,9 @@ fn is_404(e: &DockerError) -> bool {
 /// Whether the daemon knows a container called `name`.
 async fn container_exists(name: &str) -> bool {
     let docker = common::docker().await;
-    match docker.inspect_container(name, None).await {
+    match common::read_again_while_stopping(|| docker.inspect_container(name, None)).await {
         Ok(_) => true,
-        Err(e) if is_404(&e) => false,
+        Err(e) if common::no_such_container(&e) => false,
         Err(e) => panic!("inspect container {name}: {e}"),
     }
 }

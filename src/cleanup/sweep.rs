@@ -105,15 +105,15 @@ fn remove_error(r: &Resource, source: bollard::errors::Error) -> Error {
 pub(crate) async fn list(docker: &Docker, label_filters: &[String]) -> Result<Vec<Resource>> {
     let filters = HashMap::from([("label".to_owned(), label_filters.to_vec())]);
     let mut out = Vec::new();
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(|e| list_error("containers", label_filters, e))?;
+    let containers = crate::docker::compat::list_containers(
+        docker,
+        ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build(),
+    )
+    .await
+    .map_err(|e| list_error("containers", label_filters, e))?;
     for c in containers {
         let name = c
             .names

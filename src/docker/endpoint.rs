@@ -29,6 +29,11 @@
 //!    rootless Docker's `$XDG_RUNTIME_DIR/docker.sock` (without
 //!    `XDG_RUNTIME_DIR`: `/run/user/<uid>/docker.sock`); Docker Desktop's
 //!    `$HOME/.docker/run/docker.sock`, then `$HOME/.docker/desktop/docker.sock`.
+//!    then Podman's: rootless `$XDG_RUNTIME_DIR/podman/podman.sock` (without
+//!    `XDG_RUNTIME_DIR`: `/run/user/<uid>/podman/podman.sock`), then rootful
+//!    `/run/podman/podman.sock` (`podman system service` serves a Docker-compatible
+//!    API there; see the README's "Podman" section). Docker's sockets come first, so a
+//!    host with both talks to Docker unless `DOCKER_HOST` names Podman's socket.
 //!    Each is listed whether or not the file exists, duplicates removed.
 //!
 //! # Host for published ports
@@ -173,7 +178,7 @@ fn local_sockets(env: &EnvSnapshot) -> Vec<Candidate> {
     let runtime_dir = non_empty_path(&env.xdg_runtime_dir)
         .map(Path::to_path_buf)
         .or_else(|| env.uid.map(|uid| PathBuf::from(format!("/run/user/{uid}"))));
-    if let Some(dir) = runtime_dir {
+    if let Some(dir) = &runtime_dir {
         sockets.push((dir.join("docker.sock"), Origin::Rootless));
     }
     if let Some(home) = non_empty_path(&env.home) {
@@ -182,6 +187,10 @@ fn local_sockets(env: &EnvSnapshot) -> Vec<Candidate> {
             sockets.push((path, Origin::DockerDesktop));
         }
     }
+    if let Some(dir) = &runtime_dir {
+        sockets.push((dir.join("podman").join("podman.sock"), Origin::Podman));
+    }
+    sockets.push((PathBuf::from("/run/podman/podman.sock"), Origin::Podman));
     let mut out: Vec<Candidate> = Vec::new();
     for (path, origin) in sockets {
         if !out

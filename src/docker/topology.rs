@@ -138,7 +138,7 @@ pub(crate) async fn detect(docker: &Docker, endpoint: &Endpoint) -> Topology {
         },
     );
     for id in candidates {
-        let Ok(info) = docker.inspect_container(&id, None).await else {
+        let Ok(info) = crate::docker::compat::inspect_container(docker, &id).await else {
             continue;
         };
         if info.state.as_ref().and_then(|s| s.running) != Some(true) {

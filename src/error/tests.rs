@@ -94,3 +94,19 @@ fn an_exec_error_keeps_the_command_out_of_the_container_field() {
         "the source, in the message: {text}"
     );
 }
+
+#[test]
+fn podmans_500s_read_as_dockers_statuses() {
+    let answer =
+        |status_code: u16, message: &str| bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        };
+    let gone = "container 0b29 does not exist in database: no such container";
+    assert_eq!(status_of(&answer(500, gone)), Some(404));
+    let network = "\"net\" has associated containers with it. Use -f to forcibly delete \
+                   containers and pods: network is being used";
+    assert_eq!(status_of(&answer(500, network)), Some(409));
+    assert_eq!(status_of(&answer(500, "boom")), Some(500));
+    assert_eq!(status_of(&answer(403, "has active endpoints")), Some(403));
+}

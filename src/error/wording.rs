@@ -7,7 +7,8 @@ pub(super) const NO_DAEMON_HINT: &str = "\
 To fix: start a Docker daemon (e.g. `sudo apt-get install -y docker.io && sudo systemctl start docker`,
 or run `dockerd` in the background), make sure this user may open its socket (`sudo usermod -aG docker $USER`),
 or point DOCKER_HOST (unix:///path or tcp://host:port, with DOCKER_TLS_VERIFY/DOCKER_CERT_PATH for TLS)
-or DOCKER_CONTEXT at a daemon that runs.";
+or DOCKER_CONTEXT at a daemon that runs. Podman works too: start its API service
+(`sudo podman system service --time=0 unix:///run/podman/podman.sock &`).";
 
 pub(super) fn list_attempts(attempts: &[Attempt]) -> String {
     if attempts.is_empty() {

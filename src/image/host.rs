@@ -9,9 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bollard::query_parameters::CreateImageOptionsBuilder;
 use bollard::Docker;
-use futures::TryStreamExt;
 use sha2::{Digest, Sha256};
 
 use super::elf::{resolve_closure, ElfError};
@@ -381,15 +379,7 @@ impl HostImage {
             &reference,
             || super::present(docker, &reference),
             || async {
-                let options = CreateImageOptionsBuilder::default()
-                    .from_src("-")
-                    .repo(repository)
-                    .tag(tag)
-                    .changes(changes.clone())
-                    .build();
-                docker
-                    .create_image(Some(options), Some(bollard::body_full(rootfs.into())), None)
-                    .try_for_each(|_| futures::future::ready(Ok(())))
+                super::import::import(docker, &reference, &changes, rootfs)
                     .await
                     .map_err(|e| Error::Image {
                         image: reference.clone(),

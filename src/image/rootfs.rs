@@ -5,10 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use bollard::query_parameters::{CreateImageOptionsBuilder, ImportImageOptionsBuilder};
+use bollard::query_parameters::ImportImageOptionsBuilder;
 use bollard::Docker;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::PreparedImage;
@@ -145,15 +145,7 @@ impl RootfsImage {
             &reference,
             || super::present(docker, &reference),
             || async {
-                let options = CreateImageOptionsBuilder::default()
-                    .from_src("-")
-                    .repo(REPOSITORY)
-                    .tag(&tag)
-                    .changes(self.changes())
-                    .build();
-                docker
-                    .create_image(Some(options), Some(bollard::body_full(tar.into())), None)
-                    .try_for_each(|_| futures::future::ready(Ok(())))
+                super::import::import(docker, &reference, &self.changes(), tar)
                     .await
                     .map_err(|e| Error::Image {
                         image: reference.clone(),
@@ -314,12 +306,18 @@ impl ImageArchive {
     }
 }
 
-/// The name or id in a `Loaded image: name` / `Loaded image ID: sha256:...` line.
+/// The name or id in a `Loaded image: name` / `Loaded image ID: sha256:...` line, as
+/// Docker writes it: Podman's fully qualified `docker.io/[library/]name` is shortened.
 fn loaded_name(line: &str) -> Option<&str> {
     let line = line.trim();
     line.strip_prefix("Loaded image ID: ")
         .or_else(|| line.strip_prefix("Loaded image: "))
         .map(str::trim)
+        .map(|name| {
+            name.strip_prefix("docker.io/library/")
+                .or_else(|| name.strip_prefix("docker.io/"))
+                .unwrap_or(name)
+        })
         .filter(|name| !name.is_empty())
 }
 
@@ -413,6 +411,14 @@ mod tests {
     #[test]
     fn loaded_lines_give_names_and_ids() {
         assert_eq!(loaded_name("Loaded image: a/b:1\n"), Some("a/b:1"));
+        assert_eq!(
+            loaded_name("Loaded image: docker.io/testdock/build:1"),
+            Some("testdock/build:1")
+        );
+        assert_eq!(
+            loaded_name("Loaded image: docker.io/library/redis:7"),
+            Some("redis:7")
+        );
         assert_eq!(
             loaded_name("Loaded image ID: sha256:abc"),
             Some("sha256:abc")

@@ -15,7 +15,7 @@ pub(super) async fn exited(ctx: &Ctx<'_>, id: &str, step: Step) -> Error {
     let mut backoff = crate::probe::Backoff::new();
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let state = match ctx.docker.inspect_container(id, None).await {
+        let state = match crate::docker::compat::inspect_container(ctx.docker, id).await {
             Ok(info) => info.state.unwrap_or_default(),
             Err(e) => return ctx.docker_error(Step::Inspect, e, Some(logs)),
         };
@@ -54,9 +54,7 @@ pub(super) async fn address(
     if !needs_inspect {
         return Ok((ctx.daemon.host().to_owned(), PortMap::new()));
     }
-    let info = ctx
-        .docker
-        .inspect_container(id, None)
+    let info = crate::docker::compat::inspect_container(ctx.docker, id)
         .await
         .map_err(|e| ctx.docker_error(Step::Inspect, e, None))?;
     Ok(crate::reach::address(ctx.daemon, &info))

@@ -63,13 +63,12 @@ impl Pause {
                 .start_container(&name, None)
                 .await
                 .map_err(|e| fail(Step::Start, e))?;
-            let info = docker
-                .inspect_container(&name, None)
+            let info = crate::docker::compat::inspect_container(docker, &name)
                 .await
                 .map_err(|e| fail(Step::Inspect, e))?;
             Ok(info
                 .network_settings
-                .and_then(|n| n.networks?.remove("bridge")?.ip_address)
+                .and_then(|n| default_network_ip(n.networks?))
                 .unwrap_or_default())
         };
         match made.await {
@@ -90,8 +89,7 @@ impl Pause {
 
     /// Whether it still runs (a pause killed by hand does not).
     pub(crate) async fn running(&self, docker: &Docker) -> bool {
-        docker
-            .inspect_container(&self.name, None)
+        crate::docker::compat::inspect_container(docker, &self.name)
             .await
             .ok()
             .and_then(|i| i.state?.running)
@@ -110,15 +108,13 @@ impl Pause {
             .all(true)
             .filters(&filter)
             .build();
-        let joined = docker
-            .list_containers(Some(options))
+        let joined = crate::docker::compat::list_containers(docker, options)
             .await
             .map_err(|e| format!("list its containers: {e}"))?;
         if !joined.is_empty() {
             return Err(format!("{} container(s) still joined", joined.len()));
         }
-        let state = docker
-            .inspect_container(&self.name, None)
+        let state = crate::docker::compat::inspect_container(docker, &self.name)
             .await
             .map_err(|e| format!("inspect: {e}"))?
             .state
@@ -171,9 +167,37 @@ pub(crate) fn listening(table: &str, tcp: bool) -> Option<&str> {
     })
 }
 
+/// The IP of a container started without a network, on the engine's default network:
+/// Docker's `bridge`, or the only network it joined (Podman's is `podman`).
+fn default_network_ip(
+    mut networks: std::collections::HashMap<String, bollard::models::EndpointSettings>,
+) -> Option<String> {
+    let settings = match networks.remove("bridge") {
+        Some(settings) => settings,
+        None if networks.len() == 1 => networks.into_values().next()?,
+        None => return None,
+    };
+    settings.ip_address.filter(|ip| !ip.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::listening;
+    use super::{default_network_ip, listening};
+
+    #[test]
+    fn the_default_network_is_dockers_bridge_or_podmans_only_one() {
+        let on = |names: &[&str]| {
+            let settings = |ip: &str| bollard::models::EndpointSettings {
+                ip_address: Some(ip.to_owned()),
+                ..Default::default()
+            };
+            let networks = names.iter().map(|n| ((*n).to_owned(), settings(n)));
+            default_network_ip(networks.collect())
+        };
+        assert_eq!(on(&["bridge", "other"]).as_deref(), Some("bridge"));
+        assert_eq!(on(&["podman"]).as_deref(), Some("podman"));
+        assert_eq!(on(&["a", "b"]), None);
+    }
 
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1605 1 0 100 0 0 10 0

@@ -9,6 +9,10 @@ use futures::StreamExt;
 
 use super::Failure;
 
+/// The `event` filter values: Docker's names; Podman 4 filters on `died` (and sends
+/// `die`), Docker matches nothing by that name.
+const EVENTS: [&str; 4] = ["die", "died", "oom", "health_status"];
+
 /// Resolves when the container dies (unless `exit_expected`; an OOM kill of the main
 /// process is a death) or turns unhealthy; never resolves otherwise (also not if the event stream breaks: the
 /// probe's own timeout still bounds the wait).
@@ -23,11 +27,7 @@ pub(super) async fn fail_fast(
         ("type".to_owned(), vec!["container".to_owned()]),
         (
             "event".to_owned(),
-            vec![
-                "die".to_owned(),
-                "oom".to_owned(),
-                "health_status".to_owned(),
-            ],
+            EVENTS.iter().map(|e| (*e).to_owned()).collect(),
         ),
     ]);
     let options = EventsOptions {
@@ -41,10 +41,9 @@ pub(super) async fn fail_fast(
         match action.as_str() {
             // An `oom` event alone is not an exit (the killed process may be a child);
             // the `die` that follows when the main process goes carries the verdict.
-            "die" if !exit_expected => return Failure::Exited,
+            "die" | "died" if !exit_expected => return Failure::Exited,
             a if a.starts_with("health_status") && a.ends_with("unhealthy") => {
-                let log = docker
-                    .inspect_container(id, None)
+                let log = crate::docker::compat::inspect_container(docker, id)
                     .await
                     .ok()
                     .and_then(|i| i.state?.health?.log);

@@ -10,14 +10,14 @@ use bollard::Docker;
 /// Prints and writes the diagnostics of `test_id`'s containers.
 pub(super) async fn report(docker: &Docker, test_id: &str, headline: &str) {
     let filter = crate::labels::test_filter(test_id);
-    let containers = match docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
-        .await
+    let containers = match crate::docker::compat::list_containers(
+        docker,
+        ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filter)
+            .build(),
+    )
+    .await
     {
         Ok(list) => list,
         Err(e) => {
@@ -46,8 +46,7 @@ pub(super) async fn report(docker: &Docker, test_id: &str, headline: &str) {
             "  container {name} (image {image}): {state}\n  last log lines:\n{logs}"
         );
         if let Some(dir) = &dir {
-            let inspect = docker
-                .inspect_container(&name, None)
+            let inspect = crate::docker::compat::inspect_container(docker, &name)
                 .await
                 .ok()
                 .and_then(|i| serde_json::to_string_pretty(&i).ok())

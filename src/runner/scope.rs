@@ -256,14 +256,14 @@ async fn remove_containers(
     docker: &Docker,
     filter: &HashMap<String, Vec<String>>,
 ) -> Result<(), bollard::errors::Error> {
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(filter)
-                .build(),
-        ))
-        .await?;
+    let containers = crate::docker::compat::list_containers(
+        docker,
+        ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(filter)
+            .build(),
+    )
+    .await?;
     let removals = containers.into_iter().filter_map(|c| {
         let name = c.names?.first()?.trim_start_matches('/').to_owned();
         Some(async move {
@@ -332,8 +332,7 @@ async fn keep_containers(docker: &Docker, test_id: &str) -> Vec<String> {
         .filters(&filter)
         .build();
     let mut kept = Vec::new();
-    for c in docker
-        .list_containers(Some(options))
+    for c in crate::docker::compat::list_containers(docker, options)
         .await
         .unwrap_or_default()
     {

@@ -115,7 +115,7 @@ pub(super) async fn start(key: &str, mut spec: ContainerSpec) -> Result<Containe
 /// none). A container of that name with another hash (made by hand, or a collision of
 /// the name's 12 digits) is refused, never adopted.
 async fn running(docker: &Docker, name: &str, image: &str, hash: &str) -> Result<Option<bool>> {
-    match docker.inspect_container(name, None).await {
+    match crate::docker::compat::inspect_container(docker, name).await {
         Ok(info) => {
             let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
             let found = labels.get(labels::REUSE).map_or("", String::as_str);

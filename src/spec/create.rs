@@ -36,9 +36,7 @@ impl ContainerSpec {
             })
             .collect();
 
-        let mut volume_labels = labels::standard(test_id);
-        volume_labels.insert(labels::CONTAINER.to_owned(), name.to_owned());
-        self.relabel_shared(&mut volume_labels);
+        let volume_labels = self.volume_labels(name, test_id);
         let mounts: Vec<Mount> = self
             .mounts
             .iter()
@@ -162,6 +160,15 @@ impl ContainerSpec {
                 all_labels.insert(labels::REUSE.to_owned(), hash.clone());
             }
         }
+    }
+
+    /// The labels of the volumes container `name` makes (named ones created for it, and
+    /// anonymous ones).
+    pub(crate) fn volume_labels(&self, name: &str, test_id: &str) -> HashMap<String, String> {
+        let mut volume_labels = labels::standard(test_id);
+        volume_labels.insert(labels::CONTAINER.to_owned(), name.to_owned());
+        self.relabel_shared(&mut volume_labels);
+        volume_labels
     }
 
     /// The volume names this spec may cause the daemon to create.

@@ -128,13 +128,11 @@ pub async fn labelled(filter: &str) -> Vec<String> {
 pub async fn labelled_on(docker: &testdock::bollard::Docker, filter: &str) -> Vec<String> {
     let filter = HashMap::from([("label", vec![filter.to_owned()])]);
     let mut left = Vec::new();
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filter)
-                .build(),
-        ))
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filter)
+        .build();
+    let containers = read_again_while_stopping(|| docker.list_containers(Some(options.clone())))
         .await
         .expect("list containers");
     left.extend(
@@ -171,6 +169,81 @@ pub async fn labelled_on(docker: &testdock::bollard::Docker, filter: &str) -> Ve
             .map(|n| format!("network {:?}", n.name)),
     );
     left
+}
+
+/// `call`'s answer, asked again (up to 5 s) while bollard cannot read it because a
+/// container is in Podman's transient `stopped` state (testdock does the same inside).
+pub async fn read_again_while_stopping<T, F, Fut>(mut call: F) -> Result<T, bollard::errors::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, bollard::errors::Error>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match call().await {
+            Err(bollard::errors::Error::JsonDataError { message, .. })
+                if message.contains("`stopped`") && started.elapsed().as_secs() < 5 =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            answer => return answer,
+        }
+    }
+}
+
+/// Whether `e` says the container does not exist: Docker's 404, or Podman's 500 for
+/// one removed while the request ran.
+pub fn no_such_container(e: &bollard::errors::Error) -> bool {
+    match e {
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        } => true,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 500,
+            message,
+        } => message.ends_with("no such container"),
+        _ => false,
+    }
+}
+
+/// How long removals measured against `docker_limit` on Docker may take here: three
+/// times that on Podman, which kills and removes containers and networks slower.
+pub async fn removal_limit(docker_limit: std::time::Duration) -> std::time::Duration {
+    match engine().await {
+        testdock::Engine::Podman => docker_limit * 3,
+        _ => docker_limit,
+    }
+}
+
+/// The engine behind the daemon (Docker or Podman).
+pub async fn engine() -> testdock::Engine {
+    testdock::daemon()
+        .await
+        .map(|d| d.engine())
+        .expect("a daemon answers")
+}
+
+/// Whether the daemon is Podman; if it is, says on stderr (past the harness's capture)
+/// that the calling test skips
+/// (all or part of) what it checks, and why. Never true on Docker.
+pub async fn skip_on_podman(why: &str) -> bool {
+    let podman = engine().await == testdock::Engine::Podman;
+    if podman {
+        // Straight to the process's stderr: the test harness captures `eprintln!`.
+        use std::io::Write;
+        let line = format!("SKIPPED on Podman in `{}`: {why}\n", this_test());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+    podman
+}
+
+/// Whether healthchecks cannot run here: Podman runs them from systemd timers, so
+/// without systemd (`/run/systemd/system`) they stay `starting`. Says so on stderr when
+/// the calling test skips for it. Never true on Docker.
+pub async fn skip_healthchecks() -> bool {
+    let systemd = Path::new("/run/systemd/system").exists();
+    !systemd
+        && skip_on_podman("Podman runs healthchecks from systemd timers; no systemd here").await
 }
 
 /// Fails the test if anything labelled with `test_id` is still there 5 s from now
@@ -233,7 +306,7 @@ pub fn http_get(addr: std::net::SocketAddr) -> String {
     answer
 }
 
-/// Waits (up to 10 s) until nothing owned by `owner` is left on `docker`'s daemon;
+/// Waits (up to 10 s, or `limit` if longer) until nothing owned by `owner` is left on `docker`'s daemon;
 /// fails unless that took less than `limit`.
 pub async fn assert_gone_within(
     docker: &testdock::bollard::Docker,
@@ -243,7 +316,8 @@ pub async fn assert_gone_within(
     let filter = format!("{}={owner}", testdock::labels::OWNER);
     let started = std::time::Instant::now();
     let mut left = labelled_on(docker, &filter).await;
-    while !left.is_empty() && started.elapsed() < std::time::Duration::from_secs(10) {
+    let wait = limit.max(std::time::Duration::from_secs(10));
+    while !left.is_empty() && started.elapsed() < wait {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         left = labelled_on(docker, &filter).await;
     }

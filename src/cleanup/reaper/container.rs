@@ -43,7 +43,7 @@ fn check_daemon() -> Result<(), String> {
         let daemon = crate::docker::daemon()
             .await
             .map_err(|e| format!("it cannot reach a daemon through {SOCKET_IN_CONTAINER}: {e}"))?;
-        match daemon.client().inspect_container(&me, None).await {
+        match crate::docker::compat::inspect_container(daemon.client(), &me).await {
             Ok(info) if info.id.as_deref().is_some_and(|id| id.starts_with(&me)) => Ok(()),
             _ => Err(format!(
                 "{SOCKET_IN_CONTAINER} in it leads to another daemon, one that does not run it"

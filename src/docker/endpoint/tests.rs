@@ -181,6 +181,8 @@ fn local_sockets_are_listed_in_order_with_xdg_runtime_dir() {
             "unix:///home/u/.docker/desktop/docker.sock",
             Origin::DockerDesktop,
         ),
+        ("unix:///xdg/podman/podman.sock", Origin::Podman),
+        ("unix:///run/podman/podman.sock", Origin::Podman),
     ]
     .map(|(s, o)| (s.to_owned(), o));
     assert_eq!(sockets(&env), expected);
@@ -195,18 +197,43 @@ fn rootless_socket_falls_back_to_run_user_uid() {
     let expected = [
         ("unix:///var/run/docker.sock", Origin::DefaultSocket),
         ("unix:///run/user/1234/docker.sock", Origin::Rootless),
+        ("unix:///run/user/1234/podman/podman.sock", Origin::Podman),
+        ("unix:///run/podman/podman.sock", Origin::Podman),
     ]
     .map(|(s, o)| (s.to_owned(), o));
     assert_eq!(sockets(&env), expected);
 }
 
 #[test]
-fn without_home_or_uid_only_the_default_socket_remains() {
-    let expected = [(
-        "unix:///var/run/docker.sock".to_owned(),
-        Origin::DefaultSocket,
-    )];
+fn without_home_or_uid_only_the_default_and_rootful_podman_sockets_remain() {
+    let expected = [
+        ("unix:///var/run/docker.sock", Origin::DefaultSocket),
+        ("unix:///run/podman/podman.sock", Origin::Podman),
+    ]
+    .map(|(s, o)| (s.to_owned(), o));
     assert_eq!(sockets(&EnvSnapshot::default()), expected);
+}
+
+#[test]
+fn podman_sockets_come_after_every_docker_socket() {
+    let env = env(|e| {
+        e.xdg_runtime_dir = Some("/xdg".into());
+        e.uid = Some(1000);
+    });
+    let origins: Vec<Origin> = sockets(&env).into_iter().map(|(_, o)| o).collect();
+    let first_podman = origins.iter().position(|o| *o == Origin::Podman).unwrap();
+    assert_eq!(first_podman, origins.len() - 2, "{origins:?}");
+    assert!(origins[..first_podman].iter().all(|o| *o != Origin::Podman));
+}
+
+#[test]
+fn docker_host_naming_podman_is_the_only_candidate() {
+    let env = env(|e| e.docker_host = Some("unix:///run/podman/podman.sock".into()));
+    let expected = [(
+        "unix:///run/podman/podman.sock".to_owned(),
+        Origin::DockerHost,
+    )];
+    assert_eq!(sockets(&env), expected);
 }
 
 #[test]
@@ -221,7 +248,9 @@ fn identical_socket_paths_are_listed_once() {
         [
             Origin::DefaultSocket,
             Origin::Rootless,
-            Origin::DockerDesktop
+            Origin::DockerDesktop,
+            Origin::Podman,
+            Origin::Podman
         ]
     );
 }
@@ -256,6 +285,7 @@ fn endpoints_and_origins_display_for_humans() {
     assert_eq!(Origin::DefaultSocket.to_string(), "default socket");
     assert_eq!(Origin::Rootless.to_string(), "rootless socket");
     assert_eq!(Origin::DockerDesktop.to_string(), "Docker Desktop socket");
+    assert_eq!(Origin::Podman.to_string(), "Podman socket");
 }
 
 #[test]

@@ -5,6 +5,10 @@
 //! `testdock.managed-by`) into one `LABEL` step after the Dockerfile's last instruction,
 //! and counts those steps in its `Step N/M` lines: a 3-instruction Dockerfile with one
 //! label prints `Step 2/4`. Errors give the step as the Dockerfile has it (`Step 2/3`).
+//!
+//! Podman's builder (buildah) prints `STEP 2/3: INSTRUCTION`, applies the labels to the
+//! config without steps of their own, marks its bookkeeping with `--> ` and fails a
+//! `RUN` with `exit status N`; both dialects are read.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -66,7 +70,12 @@ impl BuildLog {
         if line.starts_with("Step ") && line.contains(" : ") {
             self.step = Some(self.renumber(line));
             self.tail.clear();
+        } else if let Some(step) = podman_step(line) {
+            self.step = Some(StepLine::Dockerfile(step));
+            self.tail.clear();
         } else if line.starts_with(" ---> ")
+            || line.starts_with("--> ")
+            || line.starts_with("COMMIT ")
             || line.starts_with("Removing intermediate container ")
             || (line.is_empty() && self.tail.is_empty())
         {
@@ -165,6 +174,15 @@ impl BuildLog {
     }
 }
 
+/// Podman's `STEP N/M: INSTRUCTION` as Docker's `Step N/M : INSTRUCTION` (Podman counts
+/// no label steps, so `M` is the Dockerfile's already).
+fn podman_step(line: &str) -> Option<String> {
+    let (head, instruction) = line.strip_prefix("STEP ")?.split_once(": ")?;
+    let (n, m) = head.split_once('/')?;
+    let numbers = [n, m].iter().all(|s| s.parse::<usize>().is_ok());
+    numbers.then(|| format!("Step {n}/{m} : {instruction}"))
+}
+
 /// `line` without terminal escape sequences (the builder colours a step's stderr red).
 fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
@@ -186,7 +204,7 @@ fn strip_ansi(line: &str) -> String {
 }
 
 /// The exit code of a failed `RUN` in a daemon message like `The command '/bin/sh -c
-/// make' returned a non-zero code: 2`.
+/// make' returned a non-zero code: 2` (Docker) or `...: exit status 2` (Podman).
 fn exit_code(error: &bollard::errors::Error) -> Option<i64> {
     use bollard::errors::Error as E;
     let text = match error {
@@ -194,8 +212,9 @@ fn exit_code(error: &bollard::errors::Error) -> Option<i64> {
         E::DockerResponseServerError { message, .. } => message.as_str(),
         _ => return None,
     };
-    const MARK: &str = "returned a non-zero code: ";
-    let rest = &text[text.find(MARK)? + MARK.len()..];
+    let rest = ["returned a non-zero code: ", "exit status "]
+        .iter()
+        .find_map(|mark| Some(&text[text.find(mark)? + mark.len()..]))?;
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
@@ -217,36 +236,59 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
-        // Three instructions, and the daemon's step for the one label.
+    /// The failure message of a one-label build that printed `chunks` and failed with
+    /// the stream error `error`.
+    fn failure_after(chunks: &[&str], error: &str) -> String {
         let mut log = BuildLog::new(1);
-        for chunk in [
-            "Step 1/4 : FROM base",
-            "\n",
-            " ---> 0123\n",
-            "Step 2/4 : RUN echo boom && exit 3",
-            "\n",
-            " ---> Running in abcd\n",
-            "bo",
-            "om\n\u{1b}[91msecond line\n",
-            "\u{1b}[0mRemoving intermediate container abcd\n",
-        ] {
+        for chunk in chunks {
             log.feed(chunk);
         }
         log.finish();
-        let text = log.failure(
-            "Dockerfile",
-            "",
-            &stream_error(
-                "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3",
-            ),
+        log.failure("Dockerfile", "", &stream_error(error))
+    }
+
+    #[test]
+    fn a_failed_run_names_the_step_and_its_output_without_builder_chatter() {
+        // Three instructions, and the daemon's step for the one label.
+        let text = failure_after(
+            &[
+                "Step 1/4 : FROM base",
+                "\n",
+                " ---> 0123\n",
+                "Step 2/4 : RUN echo boom && exit 3",
+                "\n",
+                " ---> Running in abcd\n",
+                "bo",
+                "om\n\u{1b}[91msecond line\n",
+                "\u{1b}[0mRemoving intermediate container abcd\n",
+            ],
+            "The command '/bin/sh -c echo boom && exit 3' returned a non-zero code: 3",
         );
         assert_eq!(
             text,
             "the build failed at `Step 2/3 : RUN echo boom && exit 3` (exit code 3)\n  last \
              output lines:\n    | boom\n    | second line"
         );
+    }
+
+    #[test]
+    fn podman_steps_and_exit_status_are_read_too() {
+        // Podman's builder adds no step for the label, and marks its own lines `--> `.
+        let text = failure_after(
+            &[
+                "STEP 1/2: FROM base\n",
+                "--> 0123\n",
+                "STEP 2/2: RUN echo boom && exit 3\n",
+                "boom\n",
+            ],
+            "building at STEP \"RUN echo boom && exit 3\": while running runtime: exit status 3",
+        );
+        assert_eq!(
+            text,
+            "the build failed at `Step 2/2 : RUN echo boom && exit 3` (exit code 3)\n  last \
+             output lines:\n    | boom"
+        );
+        assert_eq!(podman_step("STEP x/2: RUN"), None);
     }
 
     #[test]
