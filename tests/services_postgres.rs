@@ -4,7 +4,7 @@
 
 mod common;
 
-use testdock::runner::{run_test, Fixture, TestMeta};
+use testdock::runner::{Fixture, TestMeta};
 use testdock::services::postgres::{Postgres, PostgresServer};
 use testdock::services::ServiceSource;
 
@@ -195,8 +195,12 @@ async fn an_unknown_version_says_what_was_tried_and_how_to_fix_each() {
 /// that the test can check afterwards that the runner removed the server.
 #[test]
 fn a_server_by_type_alone_goes_with_its_test() {
-    let id = concat!(module_path!(), "::server_by_type");
-    run_test(TestMeta::new(id, file!(), line!()), |ctx| async move {
+    let meta = TestMeta::new(
+        concat!(module_path!(), "::server_by_type"),
+        file!(),
+        line!(),
+    );
+    common::run_then_assert_nothing_left(meta, |ctx| async move {
         let pg = PostgresServer::setup(&ctx).await?;
         let client = pg.connect().await?;
         let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
@@ -208,9 +212,6 @@ fn a_server_by_type_alone_goes_with_its_test() {
         );
         Ok(())
     });
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(common::assert_nothing_left(id));
 }
 
 #[tokio::test]
