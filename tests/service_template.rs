@@ -1,5 +1,6 @@
-//! A service written with testdock's public API alone: `src/services/memcached.rs`,
-//! compiled here a second time as a module of this test crate, outside testdock. If
+//! A service written with testdock's public API alone: `src/services/memcached.rs`
+//! (with its submodule `memcached/keys.rs`), compiled here a second time as a module of
+//! this test crate, outside testdock. If
 //! it used anything private (`crate::` paths, `pub(crate)` items), this target would
 //! not build. Its copy is then used against the daemon, the three ways a service runs.
 
