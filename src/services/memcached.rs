@@ -78,6 +78,7 @@ pub struct Memcached {
     tag: String,
     registry: Option<String>,
     source: Option<ServiceSource>,
+    host_binary: String,
     memory_mb: u32,
     max_connections: u32,
     settings: Vec<(String, String)>,
@@ -91,6 +92,7 @@ impl Default for Memcached {
             tag: "1.6-alpine".to_owned(),
             registry: None,
             source: None,
+            host_binary: HOST_BINARY.to_owned(),
             memory_mb: 64,
             max_connections: 1024,
             settings: Vec::new(),
@@ -118,6 +120,13 @@ impl Memcached {
     /// Where the image comes from, overriding `TESTDOCK_SERVICES`.
     pub fn source(mut self, source: ServiceSource) -> Self {
         self.source = Some(source);
+        self
+    }
+
+    /// The host's `memcached` to pack into an image when the host source is used
+    /// (default Debian's `/usr/bin/memcached`), e.g. one built into `/usr/local/bin`.
+    pub fn host_binary(mut self, path: impl Into<String>) -> Self {
+        self.host_binary = path.into();
         self
     }
 
@@ -165,7 +174,7 @@ impl Memcached {
     /// same contract (`memcached` on the `PATH`, run as `memcache`).
     fn choice(&self) -> ImageChoice {
         let image = HostImage::new()
-            .binary_at(HOST_BINARY, "/usr/local/bin/memcached")
+            .binary_at(&self.host_binary, "/usr/local/bin/memcached")
             .user_account("memcache", MEMCACHE_UID, "/tmp")
             .default_user("memcache")
             .default_env("PATH", "/usr/local/bin")
@@ -176,7 +185,7 @@ impl Memcached {
             .unwrap_or_else(|| format!("memcached:{}", self.tag));
         ImageChoice::new("memcached", official).host(
             image,
-            [HOST_BINARY],
+            [&self.host_binary],
             "apt-get install memcached",
         )
     }
