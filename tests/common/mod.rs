@@ -209,6 +209,31 @@ pub async fn hold_resources(ctx: &testdock::runner::TestContext) -> testdock::Co
     c
 }
 
+/// Checks the errors of a service none of whose images can be had, started with the
+/// sources `auto` and `host`: `auto`'s lists each source tried with its fix (each of
+/// `expected` in it); `host`'s names that source, points to the registry and to
+/// `install`, and pulled nothing.
+pub fn assert_unavailable(
+    auto: &testdock::Error,
+    host: &testdock::Error,
+    expected: &[&str],
+    install: &str,
+) {
+    let text = auto.to_string();
+    assert!(
+        matches!(auto, testdock::Error::ServiceUnavailable { .. }),
+        "{text}"
+    );
+    for expected in expected {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    let text = host.to_string();
+    assert!(text.contains("(source `host`)"), "{text}");
+    assert!(text.contains("TESTDOCK_SERVICES=registry"), "{text}");
+    assert!(text.contains(install), "{text}");
+    assert!(!text.contains("pulling"), "host only: {text}");
+}
+
 /// Runs a test by hand under the runner (what `#[container_test]` expands to), then
 /// fails unless the runner removed everything labelled with the test's id: for the
 /// tests that check the runner's teardown of fixtures.
