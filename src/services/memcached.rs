@@ -307,20 +307,25 @@ impl MemcachedServer {
     /// Sends `request` (text protocol commands) and returns the answer up to `until`;
     /// `action` names it in the error.
     async fn send(&self, request: &[u8], until: &[u8], action: &str) -> Result<String> {
-        let answer = exchange(self.addr, request, until).await;
-        let failed = |message: String| Error::Service {
+        let answer = exchange(self.addr, request, until)
+            .await
+            .map_err(|e| self.error(action, e))?;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if text.starts_with("ERROR") || text.starts_with("CLIENT_ERROR") {
+            return Err(self.error(action, text.trim()));
+        }
+        Ok(text)
+    }
+
+    /// The error of a step (`action`) testdock took on the server.
+    fn error(&self, action: &str, message: impl ToString) -> Error {
+        Error::Service {
             service: "memcached".to_owned(),
             container: self.container.name().to_owned(),
             action: action.to_owned(),
-            message,
+            message: message.to_string(),
             logs: None,
-        };
-        let text =
-            String::from_utf8_lossy(&answer.map_err(|e| failed(e.to_string()))?).into_owned();
-        if text.starts_with("ERROR") || text.starts_with("CLIENT_ERROR") {
-            return Err(failed(text.trim().to_owned()));
         }
-        Ok(text)
     }
 
     /// Removes its container now (when it is its own; a shared one stays for the run).

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use testdock::runner::{Fixture, TestContext};
 use testdock::services::spawn_cleanup;
-use testdock::{Error, Result};
+use testdock::Result;
 
 use super::{MemcachedServer, SHARED};
 
@@ -86,18 +86,19 @@ impl MemcachedServer {
     /// Deletes every key that starts with `prefix` (listed with `lru_crawler metadump`);
     /// how many there were.
     async fn delete_prefixed(&self, prefix: &str) -> Result<usize> {
-        let mut dump = self.metadump().await;
-        for _ in 0..20 {
-            // One crawl at a time: another test's cleanup may hold the crawler.
-            match &dump {
-                Err(Error::Service { message, .. }) if message.contains("BUSY") => {
+        let mut busy = 0;
+        let dump = loop {
+            match self.metadump().await? {
+                Some(dump) => break dump,
+                // One crawl at a time: another test's cleanup may hold the crawler.
+                None if busy < 20 => {
+                    busy += 1;
                     tokio::time::sleep(Duration::from_millis(25)).await;
-                    dump = self.metadump().await;
                 }
-                _ => break,
+                None => return Err(self.error("listing keys", "the LRU crawler stayed busy")),
             }
-        }
-        let keys: Vec<String> = dump?
+        };
+        let keys: Vec<String> = dump
             .lines()
             .filter_map(|line| uri_decode(line.strip_prefix("key=")?.split(' ').next()?))
             .filter(|key| key.starts_with(prefix) && !key.contains(char::is_whitespace))
@@ -115,24 +116,20 @@ impl MemcachedServer {
         Ok(keys.len())
     }
 
-    async fn metadump(&self) -> Result<String> {
+    /// The server's keys, one `key=<URI-encoded key> exp=...` line each; `None` while
+    /// its LRU crawler is busy (with another dump).
+    async fn metadump(&self) -> Result<Option<String>> {
         let request = b"lru_crawler metadump all\r\n";
         // Key lines end in a bare `\n`, so the first `\r\n` is the `END` or a refusal
         // (`BUSY ...`, `ERROR`); read on to the `END` if a version ends them in `\r\n`.
         let mut text = self.send(request, b"\r\n", "listing keys").await?;
-        if !text.ends_with("END\r\n") && !text.starts_with("BUSY") {
+        if text.starts_with("BUSY") {
+            return Ok(None);
+        }
+        if !text.ends_with("END\r\n") {
             text = self.send(request, b"END\r\n", "listing keys").await?;
         }
-        if text.starts_with("BUSY") {
-            return Err(Error::Service {
-                service: "memcached".to_owned(),
-                container: self.container.name().to_owned(),
-                action: "listing keys".to_owned(),
-                message: text.trim().to_owned(),
-                logs: None,
-            });
-        }
-        Ok(text)
+        Ok(Some(text))
     }
 }
 
