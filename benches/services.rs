@@ -281,6 +281,13 @@ fn reuse_run() -> Result<ReuseRun> {
 
 /// The child of [`reuse_run`]: gets the reused server and says how long that took.
 async fn reuse_child() -> ExitCode {
+    // `TESTDOCK_BENCH_TRACE=1`: testdock's steps on stderr, to see where the time goes.
+    if std::env::var_os("TESTDOCK_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let asked = Instant::now();
     match REUSED.get().await {
         Ok(pg) => {
