@@ -13,7 +13,12 @@
 //!   and migrated one (`Postgres::image`, data in the container's layer, as a snapshot
 //!   needs): no `initdb`, no init scripts;
 //! - `shared + fresh db`: `DatabaseTemplate::database()` on a running shared server
-//!   (`CREATE DATABASE ... TEMPLATE ...`) and a connection to it.
+//!   (`CREATE DATABASE ... TEMPLATE ...`) and a connection to it;
+//! - `reused across runs`: a fresh process (this bench, run again as a child with
+//!   `TESTDOCK_REUSE=1` and `CI` unset) adopting the server an earlier run left: from
+//!   its first call (`SharedService::get`, which also connects to the daemon) to the
+//!   server that passed its probe again. A first child run, not counted, starts it; the
+//!   child's whole process time is printed under the table. Target: <= 50 ms.
 //!
 //! **A suite of 16 tests**, 2 at a time (as `cargo test` runs them on 2 cores), each
 //! creating a table, writing and reading a row: with a server per test, or with one
@@ -21,13 +26,13 @@
 //! per test. 2 rounds each, interleaved. Target: the shared suite at least 5× faster.
 //!
 //! At the end nothing of this process may remain but the shared servers (removed
-//! here); the snapshot image is removed. Run with `cargo bench --bench services`
+//! here); the snapshot image and the reused server (found by its session) are removed. Run with `cargo bench --bench services`
 //! (about 3 minutes). The exit code is non-zero only when the bench could not run or
 //! left something behind, not when a target is missed.
 
 mod support;
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -38,7 +43,7 @@ use testdock::services::postgres::{DatabaseTemplate, Postgres};
 use testdock::services::{Service, SharedService};
 use testdock::{labels, LocalImage};
 
-use support::leaks::sweep;
+use support::leaks::{label_filter, sweep};
 use support::run::{alternate, iterations, smoke_note};
 use support::stats::{median, ms, p90, ratio};
 use support::table::{Table, Targets};
@@ -48,6 +53,9 @@ const TESTS: usize = 16;
 const PARALLEL: usize = 2;
 const ROUNDS: usize = 2;
 const MIN_SPEEDUP: f64 = 5.0;
+const MAX_REUSED_MS: f64 = 50.0;
+/// Set (to the reused server's token) in the child runs of `reused across runs`.
+const REUSE_CHILD_ENV: &str = "TESTDOCK_BENCH_REUSE_CHILD";
 const SNAPSHOT: &str = "testdock-bench/pg-snapshot";
 const MIGRATIONS: &[&str] = &[
     "CREATE TABLE accounts (id serial PRIMARY KEY, owner text NOT NULL, balance int NOT NULL)",
@@ -60,6 +68,12 @@ static READY_SERVER: SharedService<Postgres> =
 static READY_DB: DatabaseTemplate = DatabaseTemplate::new(&READY_SERVER, "bench", MIGRATIONS);
 static SUITE_1: SharedService<Postgres> = SharedService::new("bench-pg-suite-1", Postgres::default);
 static SUITE_2: SharedService<Postgres> = SharedService::new("bench-pg-suite-2", Postgres::default);
+/// The reused server of the children: its `cluster_name` is this bench run's token, so
+/// that no other run's reused server is adopted (nor this one's by another run).
+static REUSED: SharedService<Postgres> = SharedService::new("bench-pg-reused", || {
+    let token = std::env::var(REUSE_CHILD_ENV).unwrap_or_default();
+    Postgres::default().setting("cluster_name", token)
+});
 static SUITE_DB: [DatabaseTemplate; ROUNDS] = [
     DatabaseTemplate::new(&SUITE_1, "bench", MIGRATIONS),
     DatabaseTemplate::new(&SUITE_2, "bench", MIGRATIONS),
@@ -67,6 +81,9 @@ static SUITE_DB: [DatabaseTemplate; ROUNDS] = [
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if std::env::var_os(REUSE_CHILD_ENV).is_some() {
+        return reuse_child().await;
+    }
     let Some(daemon) = run::connect("services").await else {
         return ExitCode::FAILURE;
     };
@@ -74,6 +91,11 @@ async fn main() -> ExitCode {
     let outcome = run::guarded(bench(docker.clone())).await;
     let completed = run::completed("services", outcome);
     let _ = testdock::remove_image(&format!("{SNAPSHOT}:{}", labels::owner_id())).await;
+    let reused = label_filter(format!("{}={}", labels::SESSION, reuse_session()));
+    match sweep(&docker, &reused).await {
+        Ok(removed) => println!("the reused server: {removed:?}"),
+        Err(e) => eprintln!("bench services: could not remove the reused server: {e}"),
+    }
     let clean = leak_check(&docker).await.unwrap_or_else(|e| {
         eprintln!("bench services: the leak check failed: {e}");
         false
@@ -100,18 +122,31 @@ async fn bench(docker: Docker) -> Result<()> {
     seeded.remove().await?;
     let snapshot = format!("{SNAPSHOT}:{tag}");
     READY_DB.database().await?;
+    let first = reuse_run()?;
+    println!("reused server started by a first run in {:?}", first.ready);
 
     let names = [
         "raw bollard",
         "per-test server",
         "snapshot",
         "shared + fresh db",
+        "reused across runs",
     ];
-    let mut ready: [Vec<Duration>; 4] = Default::default();
+    let mut ready: [Vec<Duration>; 5] = Default::default();
+    let mut processes = Vec::new();
     for round in 0..n {
-        for v in alternate([0, 1, 2, 3], round) {
+        for v in alternate([0, 1, 2, 3, 4], round) {
             let started = Instant::now();
             match v {
+                4 => {
+                    let run = reuse_run()?;
+                    if run.id != first.id {
+                        return Err(format!("a run started another server: {run:?}").into());
+                    }
+                    ready[v].push(run.ready);
+                    processes.push(run.process);
+                    continue;
+                }
                 0 => raw_ready(&docker, &image).await?,
                 1 => {
                     let pg = Postgres::default().start().await?;
@@ -155,7 +190,12 @@ async fn bench(docker: Docker) -> Result<()> {
             format!("{:.0}", ms(p90(samples))),
         ]);
     }
-    println!("({n} each{})\n", smoke_note(n, 5));
+    println!("({n} each{})", smoke_note(n, 5));
+    println!(
+        "(reused across runs: the child's whole process, spawn to exit, median {:.0} ms)\n",
+        ms(median(&processes))
+    );
+    let reused_ms = ms(median(&ready[4]));
 
     let mut suites: [Vec<Duration>; 2] = Default::default();
     for (round, template) in SUITE_DB.iter().enumerate() {
@@ -184,11 +224,82 @@ async fn bench(docker: Docker) -> Result<()> {
     let speedup = ratio(median(&suites[0]), median(&suites[1]));
     let mut targets = Targets::begin();
     targets.check(
+        reused_ms <= MAX_REUSED_MS,
+        format!("a reused server ready in {reused_ms:.0} ms (target <= {MAX_REUSED_MS:.0} ms)"),
+    );
+    targets.check(
         speedup >= MIN_SPEEDUP,
         format!("shared server + fresh db suite {speedup:.1}x faster than a server per test (target >= {MIN_SPEEDUP}x)"),
     );
     targets.end();
     Ok(())
+}
+
+/// The session of the reused server's child runs (one per bench run), by which it is
+/// removed at the end.
+fn reuse_session() -> String {
+    format!("bench-services-reuse-{}", labels::owner_id())
+}
+
+/// What a child run of `reused across runs` measured.
+#[derive(Debug)]
+struct ReuseRun {
+    /// From its `get()` to the server, ready.
+    ready: Duration,
+    /// The whole child process, spawn to exit.
+    process: Duration,
+    /// The server's container id.
+    id: String,
+}
+
+/// Runs this bench again as a child that gets [`REUSED`] with `TESTDOCK_REUSE=1`.
+fn reuse_run() -> Result<ReuseRun> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .env(REUSE_CHILD_ENV, labels::owner_id())
+        .env(labels::SESSION_ENV, reuse_session())
+        .env(testdock::shared::REUSE_ENV, "1")
+        .env_remove("CI")
+        .env_remove("NEXTEST")
+        .env_remove("NEXTEST_RUN_ID");
+    let done = support::procs::run(&mut command)?;
+    let field = |marker: &str| {
+        done.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(marker))
+            .map(str::to_owned)
+    };
+    match (done.success, field("READY_IN_NS "), field("ID ")) {
+        (true, Some(nanos), Some(id)) => Ok(ReuseRun {
+            ready: Duration::from_nanos(nanos.parse()?),
+            process: done.wall,
+            id,
+        }),
+        _ => Err(format!("the reuse run failed:\n{}{}", done.stdout, done.stderr).into()),
+    }
+}
+
+/// The child of [`reuse_run`]: gets the reused server and says how long that took.
+async fn reuse_child() -> ExitCode {
+    // `TESTDOCK_BENCH_TRACE=1`: testdock's steps on stderr, to see where the time goes.
+    if std::env::var_os("TESTDOCK_BENCH_TRACE").is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    let asked = Instant::now();
+    match REUSED.get().await {
+        Ok(pg) => {
+            println!("READY_IN_NS {}", asked.elapsed().as_nanos());
+            println!("ID {}", pg.container().id());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The floor: the same image, created and started with bollard, until `SELECT 1`

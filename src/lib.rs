@@ -52,7 +52,7 @@
 //! | [`Container::wait`], [`ContainerSpec::run`], [`Container::stats`] | run to completion (exit code + logs), resource usage |
 //! | [`ExecOutput::check`] | a command's non-zero exit as an error naming the command, the code and its output |
 //! | [`prune`], the `testdock` command | what testdock left on a daemon and whose it is (`ps`, `--json`), removal of what is provably dead, kept or selected by test/session |
-//! | [`services`] | PostgreSQL and Redis in one line (test argument, fixture, or shared by the run with a fresh database per test), from the official image or host binaries; [`services::Service`] for your own |
+//! | [`services`] | PostgreSQL, Redis and memcached in one line (test argument, fixture, or shared by the run with a fresh database per test), from the official image or host binaries; [`services::Service`] for your own |
 //! | [`Error`] | one error type naming the step, the container and the time spent, with the last log lines |
 //! | [`pool`] | opt-in pool mode: a test's containers start in a pre-warmed network namespace (a leased pause container), reached on its bridge IP; about half the daemon's per-container cost on a Linux host |
 //!
@@ -182,6 +182,10 @@
 
 // `unsafe` is denied everywhere but in the reaper's constructor (src/cleanup/reaper.rs).
 #![deny(unsafe_code)]
+
+// `testdock::...` paths inside the crate too: code written with the public API alone
+// (src/services/memcached.rs) compiles both here and from outside the crate.
+extern crate self as testdock;
 
 mod archive;
 mod at_exit;

@@ -1,11 +1,12 @@
-//! Services in one line: PostgreSQL and Redis, from the official image or the host's
-//! binaries, ready when they answer their own protocol.
+//! Services in one line: PostgreSQL, Redis and memcached, from the official image or
+//! the host's binaries, ready when they answer their own protocol.
 //!
 //! ## Picking a service
 //!
-//! Each service is a configuration ([`postgres::Postgres`], [`redis::Redis`]) and the
-//! handle of a running server ([`postgres::PostgresServer`], [`redis::RedisServer`]),
-//! used three ways:
+//! Each service is a configuration ([`postgres::Postgres`], [`redis::Redis`],
+//! [`memcached::Memcached`]) and the handle of a running server
+//! ([`postgres::PostgresServer`], [`redis::RedisServer`],
+//! [`memcached::MemcachedServer`]), used three ways:
 //!
 //! | how | what you write | the server |
 //! |---|---|---|
@@ -17,8 +18,9 @@
 //! 1.7 s to ready on a loaded 2-core machine); a shared server costs it once, and a
 //! fresh database in it 74 ms (`cargo bench --bench services`: a 16-test suite ran
 //! 9.7× faster). Tests sharing a server isolate themselves with a fresh database each: [`postgres::TestDatabase`] (a copy of a migrated
-//! [`postgres::DatabaseTemplate`]) and [`redis::TestRedis`] (a logical database), both
-//! usable as arguments and dropped after the test.
+//! [`postgres::DatabaseTemplate`]), [`redis::TestRedis`] (a logical database) and
+//! [`memcached::TestMemcached`] (a key prefix: memcached has no databases), all usable
+//! as arguments and dropped after the test.
 //!
 //! ```no_run
 //! use testdock::container_test;
@@ -35,7 +37,7 @@
 //!
 //! | [`ServiceSource`] | image |
 //! |---|---|
-//! | `auto` (default) | the official image if the daemon has it (`postgres:17-alpine`, `redis:7-alpine`); else the host's binaries (Debian's `postgresql-<major>`, `redis-server`) packed into an image; else the official image, pulled |
+//! | `auto` (default) | the official image if the daemon has it (`postgres:17-alpine`, `redis:7-alpine`, `memcached:1.6-alpine`); else the host's binaries (Debian's `postgresql-<major>`, `redis-server`, `memcached`) packed into an image; else the official image, pulled |
 //! | `host` | the host's binaries only: no registry (air-gapped CI) |
 //! | `registry` | the official image only, pulled if missing |
 //!
@@ -61,7 +63,13 @@
 //! otherwise), [`start`], [`start_for_test`] and [`SharedService`] for the three
 //! ways to run it, and [`spawn_cleanup`] for a per-test handle that undoes its part of
 //! a shared server when dropped.
+//!
+//! [`memcached`] is written with these public pieces alone (`testdock::` paths, no
+//! `crate::`), and `tests/service_template.rs` compiles its file again from outside the
+//! crate to prove it. The walkthrough that follows it step by step is
+//! [`docs/writing_a_service.md`](https://github.com/testdock/testdock/blob/main/docs/writing_a_service.md).
 
+pub mod memcached;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod ready;

@@ -83,3 +83,15 @@ async fn compose_brings_an_app_redis_and_postgres_up_offline() {
     );
     assert!(out.contains("done: the stack is gone"), "{out}");
 }
+
+#[tokio::test]
+async fn memcached_limits_and_a_prefix_per_test() {
+    let out = run_example("memcached").await;
+    assert!(out.contains("maxbytes 16777216, maxconns 128"), "{out}");
+    assert!(out.contains("get greeting: Some(\"hello\")"), "{out}");
+    assert!(
+        out.contains(":greeting reads Some(\"from a\")")
+            && out.contains(":greeting reads Some(\"from b\")"),
+        "{out}"
+    );
+}

@@ -37,7 +37,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Every path a file names that starts with `crate`, `super` or `self`, made absolute.
+/// Every path a file names that starts with `crate` (or `testdock`), `super` or `self`,
+/// made absolute.
 struct Paths<'a> {
     here: &'a Module,
     found: BTreeSet<Module>,
@@ -47,7 +48,8 @@ impl Paths<'_> {
     fn absolute(&self, segments: &[String]) -> Option<Module> {
         let (first, rest) = segments.split_first()?;
         let mut base = match first.as_str() {
-            "crate" => Vec::new(),
+            // `testdock::` is `crate::` too (`extern crate self as testdock`).
+            "crate" | "testdock" => Vec::new(),
             "self" => self.here.clone(),
             "super" => {
                 let mut m = self.here.clone();

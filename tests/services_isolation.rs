@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -26,20 +26,6 @@ async fn app_db(_: &TestContext) -> testdock::Result<TestDatabase> {
     APP.database().await
 }
 
-/// Waits until `n` callers reached `point`, so that the tests of this file overlap
-/// (cargo test runs them on parallel threads). Under nextest (a process per test) they
-/// never meet: it returns at once.
-async fn meet(point: &AtomicUsize, n: usize) {
-    point.fetch_add(1, Ordering::SeqCst);
-    if std::env::var_os("NEXTEST").is_some() {
-        return;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while point.load(Ordering::SeqCst) < n && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 static PG_WRITTEN: AtomicUsize = AtomicUsize::new(0);
 
 async fn write_then_read_items(db: TestDatabase, who: &str) {
@@ -48,7 +34,7 @@ async fn write_then_read_items(db: TestDatabase, who: &str) {
         .execute("INSERT INTO items VALUES ($1)", &[&who])
         .await
         .unwrap();
-    meet(&PG_WRITTEN, 2).await;
+    common::meet(&PG_WRITTEN, 2).await;
     let rows = client
         .query("SELECT owner FROM items ORDER BY owner", &[])
         .await
@@ -78,7 +64,7 @@ async fn write_then_read_key(db: TestRedis, who: &str) {
         .query_async(&mut con)
         .await
         .unwrap();
-    meet(&REDIS_WRITTEN, 2).await;
+    common::meet(&REDIS_WRITTEN, 2).await;
     let seen: String = redis::cmd("GET")
         .arg("shared-key")
         .query_async(&mut con)

@@ -4,7 +4,7 @@
 
 mod common;
 
-use testdock::runner::{run_test, Fixture, TestMeta};
+use testdock::runner::{Fixture, TestMeta};
 use testdock::services::postgres::{Postgres, PostgresServer};
 use testdock::services::ServiceSource;
 
@@ -169,34 +169,31 @@ async fn an_unknown_version_says_what_was_tried_and_how_to_fix_each() {
         .await
         .unwrap_err();
     common::assert_nothing_left(&common::this_test()).await;
-    let text = auto.to_string();
-    assert!(
-        matches!(auto, testdock::Error::ServiceUnavailable { .. }),
-        "{text}"
-    );
-    for expected in [
-        "PostgreSQL 99",
-        "`postgres:99-alpine` on the daemon: not there",
-        "docker pull postgres:99-alpine",
-        "`/usr/lib/postgresql/99/bin/postgres`",
+    common::assert_unavailable(
+        &auto,
+        &host,
+        &[
+            "PostgreSQL 99",
+            "`postgres:99-alpine` on the daemon: not there",
+            "docker pull postgres:99-alpine",
+            "`/usr/lib/postgresql/99/bin/postgres`",
+            "apt-get install postgresql-99",
+            "pulling `postgres:99-alpine`",
+        ],
         "apt-get install postgresql-99",
-        "pulling `postgres:99-alpine`",
-    ] {
-        assert!(text.contains(expected), "{expected:?} in {text}");
-    }
-    let text = host.to_string();
-    assert!(text.contains("(source `host`)"), "{text}");
-    assert!(text.contains("TESTDOCK_SERVICES=registry"), "{text}");
-    assert!(text.contains("apt-get install postgresql-99"), "{text}");
-    assert!(!text.contains("pulling"), "host only: {text}");
+    );
 }
 
 /// What `#[container_test] async fn t(pg: PostgresServer)` expands to, by hand, so
 /// that the test can check afterwards that the runner removed the server.
 #[test]
 fn a_server_by_type_alone_goes_with_its_test() {
-    let id = concat!(module_path!(), "::server_by_type");
-    run_test(TestMeta::new(id, file!(), line!()), |ctx| async move {
+    let meta = TestMeta::new(
+        concat!(module_path!(), "::server_by_type"),
+        file!(),
+        line!(),
+    );
+    common::run_then_assert_nothing_left(meta, |ctx| async move {
         let pg = PostgresServer::setup(&ctx).await?;
         let client = pg.connect().await?;
         let one: i32 = client.query_one("SELECT 1", &[]).await.unwrap().get(0);
@@ -208,9 +205,6 @@ fn a_server_by_type_alone_goes_with_its_test() {
         );
         Ok(())
     });
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(common::assert_nothing_left(id));
 }
 
 #[tokio::test]

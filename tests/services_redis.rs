@@ -3,7 +3,7 @@
 
 mod common;
 
-use testdock::runner::{run_test, Fixture, TestMeta};
+use testdock::runner::{Fixture, TestMeta};
 use testdock::services::redis::{Redis, RedisServer};
 
 async fn connect(url: &str) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
@@ -71,15 +71,16 @@ async fn a_setting_on_two_lines_is_refused_before_anything_starts() {
 /// that the test can check afterwards that the runner removed the server.
 #[test]
 fn a_server_by_type_alone_goes_with_its_test() {
-    let id = concat!(module_path!(), "::server_by_type");
-    run_test(TestMeta::new(id, file!(), line!()), |ctx| async move {
+    let meta = TestMeta::new(
+        concat!(module_path!(), "::server_by_type"),
+        file!(),
+        line!(),
+    );
+    common::run_then_assert_nothing_left(meta, |ctx| async move {
         let server = RedisServer::setup(&ctx).await?;
         let mut con = connect(&server.url()).await.unwrap();
         let pong: String = redis::cmd("PING").query_async(&mut con).await.unwrap();
         assert_eq!(pong, "PONG");
         Ok(())
     });
-    tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(common::assert_nothing_left(id));
 }

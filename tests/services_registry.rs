@@ -1,11 +1,13 @@
 //! Services from a registry: the image made from host binaries, pushed to a local
 //! registry (Debian's `docker-registry`) under the official name, is pulled and run by
 //! the registry source with the official image's contract (`POSTGRES_*` variables,
-//! init scripts, arguments); once on the daemon, `auto` takes it before host binaries.
+//! init scripts, arguments; memcached's `memcached -m ...` command as the user
+//! `memcache`); once on the daemon, `auto` takes it before host binaries.
 
 mod common;
 mod registry_support;
 
+use testdock::services::memcached::Memcached;
 use testdock::services::postgres::Postgres;
 use testdock::services::redis::Redis;
 use testdock::services::{Service, ServiceSource};
@@ -102,4 +104,29 @@ async fn redis_is_pulled_under_its_official_name() {
     common::assert_nothing_left(&common::this_test()).await;
     assert_eq!(image, reference);
     assert_eq!(pong, "PONG");
+}
+
+#[tokio::test]
+async fn memcached_is_pulled_under_its_official_name() {
+    let registry = LocalRegistry::start().await;
+    let reference = pushed(
+        Memcached::default().source(ServiceSource::Host),
+        &registry,
+        "memcached",
+    )
+    .await;
+    let server = Memcached::default()
+        .registry(&reference)
+        .source(ServiceSource::Registry)
+        .memory_mb(8)
+        .start()
+        .await
+        .unwrap();
+    let image = server.container().image().to_owned();
+    let settings = server.stats("settings").await.unwrap();
+    server.remove().await.unwrap();
+    common::remove_image(&reference).await;
+    common::assert_nothing_left(&common::this_test()).await;
+    assert_eq!(image, reference);
+    assert_eq!(settings["maxbytes"], (8 * 1024 * 1024).to_string());
 }

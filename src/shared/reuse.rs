@@ -86,6 +86,10 @@ pub(super) async fn start(key: &str, mut spec: ContainerSpec) -> Result<Containe
     let hash = spec
         .fingerprint(&image_id, daemon.bind_address())
         .map_err(|e| e.into_error(&format!("(not created) the shared container `{key}`")))?;
+    // The image is there now: the start below looks it up by reference (one inspect)
+    // instead of preparing it again (a host image would hash its files a second time).
+    // The fingerprint is of the image id, so it is the same either way.
+    spec.image = crate::image::ImageSource::Local(crate::image::LocalImage::new(&reference));
     let name = super::fixed_name("testdock-reuse", key, &hash[..12]);
     let earlier = running(docker, &name, &reference, &hash).await?;
     spec.sharing = Some(Sharing {

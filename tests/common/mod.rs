@@ -282,6 +282,61 @@ pub async fn hold_resources(ctx: &testdock::runner::TestContext) -> testdock::Co
     c
 }
 
+/// Checks the errors of a service none of whose images can be had, started with the
+/// sources `auto` and `host`: `auto`'s lists each source tried with its fix (each of
+/// `expected` in it); `host`'s names that source, points to the registry and to
+/// `install`, and pulled nothing.
+pub fn assert_unavailable(
+    auto: &testdock::Error,
+    host: &testdock::Error,
+    expected: &[&str],
+    install: &str,
+) {
+    let text = auto.to_string();
+    assert!(
+        matches!(auto, testdock::Error::ServiceUnavailable { .. }),
+        "{text}"
+    );
+    for expected in expected {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    let text = host.to_string();
+    assert!(text.contains("(source `host`)"), "{text}");
+    assert!(text.contains("TESTDOCK_SERVICES=registry"), "{text}");
+    assert!(text.contains(install), "{text}");
+    assert!(!text.contains("pulling"), "host only: {text}");
+}
+
+/// Runs a test by hand under the runner (what `#[container_test]` expands to), then
+/// fails unless the runner removed everything labelled with the test's id: for the
+/// tests that check the runner's teardown of fixtures.
+pub fn run_then_assert_nothing_left<F, Fut>(meta: testdock::runner::TestMeta, test: F)
+where
+    F: FnOnce(testdock::runner::TestContext) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = testdock::Result<()>> + Send + 'static,
+{
+    let id = meta.id().to_owned();
+    testdock::runner::run_test(meta, test);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(assert_nothing_left(&id));
+}
+
+/// Waits until `n` callers reached `point`, so that the tests of a file overlap
+/// (cargo test runs them on parallel threads). Under nextest (a process per test) they
+/// never meet: it returns at once.
+pub async fn meet(point: &std::sync::atomic::AtomicUsize, n: usize) {
+    use std::sync::atomic::Ordering;
+    point.fetch_add(1, Ordering::SeqCst);
+    if std::env::var_os("NEXTEST").is_some() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while point.load(Ordering::SeqCst) < n && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// A busybox HTTP server answering `hello` on 8080, ready when it answers.
 pub fn web_server(spec: testdock::ContainerSpec) -> testdock::ContainerSpec {
     spec.expose(8080)
