@@ -6,7 +6,9 @@
 //! run, for the same answer. The first process of a session creates a marker file
 //! (`create_new`, so exactly one process wins a race); the others find it and skip.
 //! Markers live in `$TMPDIR/testdock-once/`; those older than a day are removed when a
-//! new one is made. Where no marker can be written, every process does the work, as
+//! new one is made. A marker is keyed by the daemon's endpoint as well as the session:
+//! one session may run against two daemons of one host (partitions of a suite, see
+//! `.ci/partitions`), and each daemon is swept by the first process that talks to it. Where no marker can be written, every process does the work, as
 //! before.
 
 use std::path::{Path, PathBuf};
@@ -91,6 +93,23 @@ mod tests {
             "tcp://b:2375"
         ));
         assert!(first_in_session_at(dir.path(), "other", "s1", "unix:///a"));
+    }
+
+    #[test]
+    fn one_session_on_two_daemons_of_one_host_sweeps_each() {
+        // Partitions of a suite on one host: the same TMPDIR and session, two sockets.
+        let dir = tempfile::tempdir().unwrap();
+        let first = crate::endpoint::Endpoint::Unix {
+            path: "/var/run/docker.sock".into(),
+        };
+        let second = crate::endpoint::Endpoint::Unix {
+            path: "/tmp/testdock-part-1/docker.sock".into(),
+        };
+        for endpoint in [&first, &second] {
+            let endpoint = endpoint.to_string();
+            assert!(first_in_session_at(dir.path(), "sweep", "ci-1", &endpoint));
+            assert!(!first_in_session_at(dir.path(), "sweep", "ci-1", &endpoint));
+        }
     }
 
     #[test]
