@@ -40,7 +40,6 @@ use std::time::{Duration, Instant};
 
 pub use outcome::TestOutcome;
 
-use crate::compose::ComposeSource;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::spec::ContainerSpec;
@@ -65,7 +64,7 @@ pub struct TestMeta {
     network: bool,
     pool: Option<bool>,
     container: Option<ContainerSpec>,
-    compose: Option<ComposeSource>,
+    compose: Option<Opaque>,
 }
 
 impl TestMeta {
@@ -118,28 +117,10 @@ impl TestMeta {
         self
     }
 
-    /// The test's compose stack: the [`Stack`](crate::compose::Stack) argument of a
-    /// test gets it, brought up for the test (its project labelled with the test,
-    /// removed with it). A path names a compose file; a
-    /// [`Compose`](crate::compose::Compose) is brought up as it is (e.g. with images
-    /// replaced for offline use). This is what the attribute's `compose = "..."` (a file
-    /// relative to the crate's root) or `compose = expr` option gives; a test has at most
-    /// one.
-    ///
-    /// ```no_run
-    /// use testdock::compose::Stack;
-    /// use testdock::runner::{run_test, Fixture, TestMeta};
-    ///
-    /// let meta = TestMeta::new("my_suite::stack_answers", file!(), line!())
-    ///     .compose(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stack.yml"));
-    /// run_test(meta, |ctx| async move {
-    ///     let stack = Stack::setup(&ctx).await?;
-    ///     let _db = stack.service("db");
-    ///     Ok(())
-    /// });
-    /// ```
-    pub fn compose(mut self, stack: impl Into<ComposeSource>) -> Self {
-        self.compose = Some(stack.into());
+    /// Sets the test's compose stack (see `TestMeta::compose`, defined with
+    /// [`compose`](crate::compose) so that the runner does not depend on it).
+    pub(crate) fn with_stack(mut self, stack: Opaque) -> Self {
+        self.compose = Some(stack);
         self
     }
 
@@ -157,10 +138,21 @@ pub struct TestContext {
     /// [`TestMeta::container`], until an argument takes it.
     container: Arc<Mutex<Option<ContainerSpec>>>,
     /// [`TestMeta::compose`], until an argument takes it.
-    compose: Arc<Mutex<Option<ComposeSource>>>,
+    compose: Arc<Mutex<Option<Opaque>>>,
     /// Where [`watch`](Self::watch) sends its futures: to the runner, which races them
     /// with the body.
     watchers: tokio::sync::mpsc::UnboundedSender<Watcher>,
+}
+
+/// A value the runner carries for a module above it (the test's compose stack), without
+/// depending on that module: it only hands it back to whoever set it.
+#[derive(Clone)]
+pub(crate) struct Opaque(pub(crate) Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for Opaque {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Opaque(..)")
+    }
 }
 
 /// A future that resolves only when the test must fail: see [`TestContext::watch`].
@@ -249,20 +241,12 @@ impl TestContext {
         })
     }
 
-    /// Takes the test's compose file ([`TestMeta::compose`]); the second taker and a
-    /// test without one get [`Error::InvalidInput`].
-    pub(crate) fn take_compose(&self) -> Result<ComposeSource> {
-        let mut slot = self.compose.lock().unwrap_or_else(|p| p.into_inner());
-        slot.take().ok_or_else(|| Error::InvalidInput {
-            container: format!("(not created) the compose stack of {}", self.test_id),
-            message: format!(
-                "{} takes a `Stack` argument, but the test names no compose file for it \
-                 (give the attribute `compose = \"...\"`, or `TestMeta::compose`), or an \
-                 earlier argument already took it; other stacks come from \
-                 `#[from(fixture_fn)]` with `Compose::up_in`",
-                self.test_id
-            ),
-        })
+    /// Takes the test's compose stack (`TestMeta::compose`), if it is still there.
+    pub(crate) fn take_stack(&self) -> Option<Opaque> {
+        self.compose
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 
     /// Prepares `spec` for this test: labels it and joins the network (unless the spec
@@ -299,7 +283,7 @@ pub trait Fixture: Sized + Send + 'static {
     const IS_TEST_CONTAINER: bool = false;
 
     /// Whether this fixture is the stack of the test's compose file
-    /// ([`TestMeta::compose`]): the attribute checks at compile time that exactly one
+    /// (`TestMeta::compose`): the attribute checks at compile time that exactly one
     /// argument takes it.
     #[doc(hidden)]
     const IS_TEST_STACK: bool = false;

@@ -4,12 +4,13 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Compose;
 use crate::container::Container;
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::runner::TestContext;
+use crate::runner::{Opaque, TestContext, TestMeta};
 use crate::volume::Volume;
 
 /// A running stack: its services' [`Container`]s, networks and volumes. Dropping it
@@ -149,11 +150,52 @@ impl crate::runner::Fixture for Stack {
     const IS_TEST_STACK: bool = true;
 
     async fn setup(ctx: &TestContext) -> Result<Self> {
-        let compose = match ctx.take_compose()? {
+        let source = ctx
+            .take_stack()
+            .and_then(|s| s.0.downcast::<ComposeSource>().ok());
+        let Some(source) = source else {
+            return Err(Error::InvalidInput {
+                container: format!("(not created) the compose stack of {}", ctx.test_id()),
+                message: format!(
+                    "{} takes a `Stack` argument, but the test names no compose file for it \
+                     (give the attribute `compose = \"...\"`, or `TestMeta::compose`), or an \
+                     earlier argument already took it; other stacks come from \
+                     `#[from(fixture_fn)]` with `Compose::up_in`",
+                    ctx.test_id()
+                ),
+            });
+        };
+        let compose = match Arc::unwrap_or_clone(source) {
             ComposeSource::File(path) => Compose::from_file(path)?,
             ComposeSource::Compose(compose) => compose,
         };
         compose.up_in(ctx).await
+    }
+}
+
+impl TestMeta {
+    /// The test's compose stack: the [`Stack`] argument of a
+    /// test gets it, brought up for the test (its project labelled with the test,
+    /// removed with it). A path names a compose file; a
+    /// [`Compose`] is brought up as it is (e.g. with images
+    /// replaced for offline use). This is what the attribute's `compose = "..."` (a file
+    /// relative to the crate's root) or `compose = expr` option gives; a test has at most
+    /// one.
+    ///
+    /// ```no_run
+    /// use testdock::compose::Stack;
+    /// use testdock::runner::{run_test, Fixture, TestMeta};
+    ///
+    /// let meta = TestMeta::new("my_suite::stack_answers", file!(), line!())
+    ///     .compose(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/stack.yml"));
+    /// run_test(meta, |ctx| async move {
+    ///     let stack = Stack::setup(&ctx).await?;
+    ///     let _db = stack.service("db");
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn compose(self, stack: impl Into<ComposeSource>) -> Self {
+        self.with_stack(Opaque(Arc::new(stack.into())))
     }
 }
 
