@@ -421,23 +421,10 @@ impl Container {
     /// # Ok(()) }
     /// ```
     pub async fn wait(&self) -> Result<i64> {
-        use futures::StreamExt;
         let started = Instant::now();
-        let options = bollard::query_parameters::WaitContainerOptionsBuilder::default()
-            .condition("not-running")
-            .build();
-        let mut wait = std::pin::pin!(self.docker.wait_container(&self.id, Some(options)));
-        let mut code = None;
-        while let Some(event) = wait.next().await {
-            match event {
-                Ok(answer) => code = Some(answer.status_code),
-                // The wait endpoint reports a non-zero exit as an error.
-                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => {
-                    code = Some(c)
-                }
-                Err(e) => return Err(self.error(Step::Wait, started, e)),
-            }
-        }
+        let code = crate::watch::exit_code(&self.docker, &self.id)
+            .await
+            .map_err(|e| self.error(Step::Wait, started, e))?;
         match code {
             Some(code) => Ok(code),
             // No answer: read the state instead.

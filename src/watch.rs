@@ -11,9 +11,31 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bollard::Docker;
-use futures::StreamExt;
 
 use crate::error::{Error, Step};
+
+/// Waits until container `id` is not running and returns its exit code (`None`: the
+/// daemon gave no answer).
+pub(crate) async fn exit_code(
+    docker: &Docker,
+    id: &str,
+) -> Result<Option<i64>, bollard::errors::Error> {
+    use futures::StreamExt;
+    let options = bollard::query_parameters::WaitContainerOptionsBuilder::default()
+        .condition("not-running")
+        .build();
+    let mut wait = std::pin::pin!(docker.wait_container(id, Some(options)));
+    let mut code = None;
+    while let Some(event) = wait.next().await {
+        match event {
+            Ok(answer) => code = Some(answer.status_code),
+            // The wait endpoint reports a non-zero exit as an error.
+            Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = Some(c),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(code)
+}
 
 /// A container as a watcher sees it: see [`Container::watched`](crate::Container).
 #[derive(Debug, Clone)]
@@ -31,17 +53,11 @@ impl Watched {
     /// code that the test did not ask for; never resolves otherwise.
     pub(crate) async fn failure(self) -> Error {
         let since = Instant::now();
-        let options = bollard::query_parameters::WaitContainerOptionsBuilder::default()
-            .condition("not-running")
-            .build();
-        let mut wait = std::pin::pin!(self.docker.wait_container(&self.id, Some(options)));
-        let code = match wait.next().await {
-            Some(Ok(answer)) => answer.status_code,
-            // The wait endpoint reports a non-zero exit as an error.
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
+        let code = match exit_code(&self.docker, &self.id).await {
+            Ok(Some(code)) => code,
             // The container is gone (removed by its teardown) or the daemon went away:
             // nothing this watcher can tell.
-            Some(Err(_)) | None => return std::future::pending().await,
+            Ok(None) | Err(_) => return std::future::pending().await,
         };
         if code == 0 || self.stopped_on_purpose.load(Ordering::Relaxed) {
             return std::future::pending().await;

@@ -217,16 +217,10 @@ services:
     common::assert_nothing_left(&test).await;
 }
 
-/// `wget` of `url` from inside `service`.
-async fn get(stack: &Stack, service: &str, url: &str) -> testdock::ExecOutput {
-    let exec = testdock::Exec::new(["wget", "-qO-", url]);
-    let out = stack.service(service).exec(exec).await.unwrap();
-    eprintln!(
-        "{service} -> {url}: {} {}",
-        out.exit_code,
-        out.stderr_text()
-    );
-    out
+/// `command` run inside `service`.
+async fn run_in(stack: &Stack, service: &str, command: &[&str]) -> testdock::ExecOutput {
+    let exec = testdock::Exec::new(command.iter().copied());
+    stack.service(service).exec(exec).await.unwrap()
 }
 
 #[tokio::test]
@@ -258,39 +252,28 @@ networks:
         .up()
         .await
         .unwrap();
+    let wget = |url| ["wget", "-qO-", url];
     // The proxy is on both networks: it reaches each side by service name.
-    assert_eq!(
-        get(&stack, "proxy", "http://db/who").await.stdout_text(),
-        "db\n"
-    );
-    assert_eq!(
-        get(&stack, "proxy", "http://web/who").await.stdout_text(),
-        "web\n"
-    );
+    let db = run_in(&stack, "proxy", &wget("http://db/who")).await;
+    assert_eq!(db.stdout_text(), "db\n");
+    let web = run_in(&stack, "proxy", &wget("http://web/who")).await;
+    assert_eq!(web.stdout_text(), "web\n");
+    let across = run_in(&stack, "web", &wget("http://db/who")).await;
+    assert_ne!(across.exit_code, 0, "front is not back");
     // Each side reaches the proxy by its name and by that network's alias only.
-    assert!(
-        get(&stack, "web", "http://db/who").await.exit_code != 0,
-        "front is not back"
-    );
-    for (from, alias) in [("web", "gateway"), ("db", "edge"), ("db", "proxy")] {
-        let out = stack
-            .service(from)
-            .exec(testdock::Exec::new(["nslookup", alias]))
-            .await
-            .unwrap();
+    for (from, alias, found) in [
+        ("web", "gateway", true),
+        ("db", "edge", true),
+        ("db", "proxy", true),
+        ("web", "edge", false),
+    ] {
+        let out = run_in(&stack, from, &["nslookup", alias]).await;
         assert_eq!(
-            out.exit_code,
-            0,
-            "{from} resolves {alias}: {}",
-            out.stdout_text()
+            out.exit_code == 0,
+            found,
+            "{from} resolves {alias}: {found}"
         );
     }
-    let out = stack
-        .service("web")
-        .exec(testdock::Exec::new(["nslookup", "edge"]))
-        .await
-        .unwrap();
-    assert_ne!(out.exit_code, 0, "`edge` is an alias on back only");
     assert!(stack.network("front").is_some() && stack.network("back").is_some());
     stack.down().await.unwrap();
     common::assert_nothing_left(&test).await;
@@ -339,12 +322,12 @@ async fn the_attribute_reads_a_compose_file_from_the_crate_root(stack: Stack) {
 /// the stack goes with the test.
 #[test]
 fn a_test_meta_with_a_compose_stack_tears_it_down_with_the_test() {
-    use testdock::runner::{run_test, Fixture, TestMeta};
+    use testdock::runner::{Fixture, TestMeta};
     let id = format!("compose::by_hand_{}", common::unique());
-    let meta = TestMeta::new(id.clone(), file!(), line!()).compose(offline(STACK));
+    let meta = TestMeta::new(id, file!(), line!()).compose(offline(STACK));
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = seen.clone();
-    run_test(meta, move |ctx| async move {
+    common::run_then_assert_nothing_left(meta, move |ctx| async move {
         let stack = Stack::setup(&ctx).await?;
         let names = stack.services().map(|(name, _)| name.to_owned());
         record.lock().unwrap().extend(names);
@@ -355,8 +338,6 @@ fn a_test_meta_with_a_compose_stack_tears_it_down_with_the_test() {
         Ok(())
     });
     assert_eq!(*seen.lock().unwrap(), ["db", "migrate", "web"]);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(common::assert_nothing_left(&id));
 }
 
 /// A stack whose `worker` crashes with code 3 after `crash_after` seconds (unless the
@@ -381,37 +362,42 @@ services:
     all_busybox(Compose::from_str(&yaml).unwrap())
 }
 
-/// Runs a test with the stack of `compose` whose body is `body`, and returns how it
-/// ended: `Err` with the failure's text if the test failed.
-fn run_with_stack<F, Fut>(id: &str, compose: Compose, body: F) -> Result<(), String>
+/// Runs a test with the stack of `compose` whose body is `body`, checks it left
+/// nothing, and returns how it ended: `Err` with the failure's text if it failed.
+fn run_with_stack<F, Fut>(compose: Compose, body: F) -> Result<(), String>
 where
     F: FnOnce(Stack) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     use testdock::runner::{run_test, Fixture, TestMeta};
-    let meta = TestMeta::new(id, file!(), line!())
+    let id = format!("compose::with_stack_{}", common::unique());
+    let meta = TestMeta::new(id.clone(), file!(), line!())
         .compose(compose)
         .timeout(Duration::from_secs(60));
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let run = || {
         run_test(meta, move |ctx| async move {
             body(Stack::setup(&ctx).await?).await;
             Ok(())
         })
-    }))
-    .map_err(|panic| {
+    };
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|panic| {
         panic
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default()
-    })
+    });
+    // Failed or not, the test's stack is gone.
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(common::assert_nothing_left(&id));
+    ended
 }
 
 #[test]
 fn a_service_crashing_during_the_test_fails_it_at_once_naming_the_service() {
-    let id = format!("compose::crash_{}", common::unique());
     let started = std::time::Instant::now();
-    let ended = run_with_stack(&id, crashing_stack(2), |_stack| async {
+    let ended = run_with_stack(crashing_stack(2), |_stack| async {
         tokio::time::sleep(Duration::from_secs(50)).await;
     });
     let elapsed = started.elapsed();
@@ -433,14 +419,11 @@ fn a_service_crashing_during_the_test_fails_it_at_once_naming_the_service() {
         elapsed < Duration::from_secs(30),
         "failed after {elapsed:?}: at the crash, not at the 60 s limit"
     );
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(common::assert_nothing_left(&id));
 }
 
 #[test]
 fn a_service_the_test_stops_or_a_one_shot_that_completed_does_not_fail_it() {
-    let id = format!("compose::stopped_{}", common::unique());
-    let ended = run_with_stack(&id, crashing_stack(600), |stack| async move {
+    let ended = run_with_stack(crashing_stack(600), |stack| async move {
         let worker = stack.service("worker");
         worker.stop().await.unwrap();
         assert_ne!(worker.wait().await.unwrap(), 0, "stopped by a signal");
@@ -449,8 +432,6 @@ fn a_service_the_test_stops_or_a_one_shot_that_completed_does_not_fail_it() {
         assert!(logs(&stack, "seed").await.contains("seed: done"));
     });
     assert_eq!(ended, Ok(()));
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(common::assert_nothing_left(&id));
 }
 
 /// The child: brings the stack up, prints `READY <owner>`, then waits to be killed.
