@@ -63,10 +63,11 @@ impl Watched {
             return std::future::pending().await;
         }
         let logs = crate::logs::tail(&self.docker, &self.id).await;
-        let oom_killed = match self.docker.inspect_container(&self.id, None).await {
-            Ok(info) => info.state.and_then(|s| s.oom_killed).unwrap_or(false),
-            Err(_) => false,
-        };
+        let oom_killed =
+            match crate::docker::compat::inspect_container(&self.docker, &self.id).await {
+                Ok(info) => info.state.and_then(|s| s.oom_killed).unwrap_or(false),
+                Err(_) => false,
+            };
         Error::Exited {
             step: Step::Watch,
             container: self.name,
